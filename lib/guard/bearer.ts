@@ -1,0 +1,52 @@
+/**
+ * Bearer token extraction, RFC 6750 §2. Only the Authorization header is accepted: RFC 9700 §4.3.2
+ * and RFC 6750 §5.3 warn against tokens in URIs, and form-body tokens need a parsed body we do not own.
+ */
+
+/** What extraction reads from a request (an Express Request satisfies it). */
+export interface BearerSource {
+  headers: { authorization?: string };
+  rawHeaders: string[];
+  query?: unknown;
+  body?: unknown;
+}
+
+export type Extraction =
+  | { kind: 'token'; token: string }
+  | { kind: 'none' }
+  | { kind: 'malformed'; reason: string };
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+function authorizationHeaderCount(rawHeaders: string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length === 13 && rawHeaders[i].toLowerCase() === 'authorization') count++;
+  }
+  return count;
+}
+
+function hasParam(container: unknown, name: string): boolean {
+  return typeof container === 'object' && container !== null && Object.prototype.hasOwnProperty.call(container, name);
+}
+
+export function extractBearerToken(req: BearerSource): Extraction {
+  const header = req.headers.authorization;
+  const inUri = hasParam(req.query, 'access_token');
+  const inBody = hasParam(req.body, 'access_token');
+  if (header === undefined) {
+    if (inUri || inBody) return { kind: 'malformed', reason: 'Send the access token in the Authorization header only.' };
+    return { kind: 'none' };
+  }
+  // Node keeps only the first of repeated Authorization headers: look at the raw list (RFC 6750 §3.1).
+  if (authorizationHeaderCount(req.rawHeaders) > 1) return { kind: 'malformed', reason: 'More than one Authorization header.' };
+  const space = header.indexOf(' ');
+  const scheme = space === -1 ? header : header.slice(0, space);
+  if (scheme.toLowerCase() !== 'bearer') return { kind: 'none' }; // another scheme: no bearer credentials
+  const token = header.slice(space + 1).replace(/^ +/, '');
+  if (space === -1 || !B64TOKEN.test(token)) return { kind: 'malformed', reason: 'Malformed Bearer authorization header.' };
+  // RFC 6750 §3.1: more than one method of including the token.
+  if (inUri || inBody) return { kind: 'malformed', reason: 'The access token was sent in more than one way.' };
+  return { kind: 'token', token };
+}

@@ -1,0 +1,120 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import {
+  InsufficientScopeError,
+  InvalidBearerRequestError,
+  InvalidTokenError,
+  MissingTokenError,
+  respondWithError,
+  serverError,
+  type BearerChallenge,
+  type OAuthError,
+} from '../errors';
+import { isScopeToken } from '../scope';
+import { TokenRejected, type AccessTokenClaims } from '../tokens';
+import { extractBearerToken } from './bearer';
+import type { AccessTokenValidator } from './validator';
+
+/** What a guarded handler finds on `req.auth`. */
+export interface AuthInfo {
+  clientId: string;
+  scopes: string[];
+  claims: AccessTokenClaims;
+  token: string;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Set by ccgate's guard once the bearer token is valid. */
+    auth?: AuthInfo;
+  }
+}
+
+export interface GuardOptions {
+  /** RFC 6750 §3 realm in WWW-Authenticate (default "ccgate"). */
+  realm?: string;
+  /**
+   * 'respond' (default): the guard answers errors itself, RFC 6750 §3 status, WWW-Authenticate and
+   * JSON body. 'next': it passes them to `next(err)` (OAuthError instances) for the app's own error
+   * middleware; `oauthErrorHandler` answers them the same way as 'respond'.
+   */
+  errors?: 'respond' | 'next';
+}
+
+export interface Guard {
+  /** Validates the bearer token and sets req.auth; requires no scope. */
+  authenticate(): RequestHandler;
+  /** Validates, then requires every one of `scopes`. */
+  requireScope(...scopes: string[]): RequestHandler;
+  /** Validates, then requires at least one of `scopes`. */
+  requireAnyScope(...scopes: string[]): RequestHandler;
+}
+
+type ScopeRule = { needed: string[]; all: boolean } | null;
+
+function assertRouteScopes(scopes: string[]): void {
+  if (scopes.length === 0) throw new TypeError('requireScope needs at least one scope');
+  for (const s of scopes) {
+    if (typeof s !== 'string' || !isScopeToken(s)) throw new TypeError(`invalid scope "${String(s)}" (RFC 6749 §3.3)`);
+  }
+}
+
+function scopeError(rule: NonNullable<ScopeRule>, granted: Set<string>, challenge: BearerChallenge): InsufficientScopeError | null {
+  const ok = rule.all ? rule.needed.every((s) => granted.has(s)) : rule.needed.some((s) => granted.has(s));
+  if (ok) return null;
+  const description = rule.all
+    ? `The access token lacks the scope this resource requires: ${rule.needed.join(' ')}.`
+    : `The access token needs one of these scopes: ${rule.needed.join(' ')}.`;
+  return new InsufficientScopeError(description, { ...challenge, scope: rule.needed.join(' ') });
+}
+
+/** Builds the three middleware factories around one validator (local or remote). */
+export function createGuard(validator: AccessTokenValidator, options: GuardOptions = {}): Guard {
+  const challenge: BearerChallenge = { realm: options.realm ?? 'ccgate' };
+  const fail =
+    options.errors === 'next'
+      ? (err: OAuthError, _res: Response, next: NextFunction) => next(err)
+      : (err: OAuthError, res: Response) => respondWithError(res, err);
+
+  /** RFC 6750 §3.1: which error a request earns, or null with req.auth set. */
+  async function check(req: Request, rule: ScopeRule): Promise<OAuthError | null> {
+    const extracted = extractBearerToken(req);
+    if (extracted.kind === 'none') return new MissingTokenError(challenge);
+    if (extracted.kind === 'malformed') return new InvalidBearerRequestError(extracted.reason, challenge);
+    let claims: AccessTokenClaims;
+    try {
+      claims = await validator.validate(extracted.token);
+    } catch (err) {
+      if (err instanceof TokenRejected) return new InvalidTokenError(err.message, challenge);
+      throw err;
+    }
+    const scopes = claims.scope === '' ? [] : claims.scope.split(' ');
+    if (rule) {
+      const denied = scopeError(rule, new Set(scopes), challenge);
+      if (denied) return denied;
+    }
+    req.auth = { clientId: claims.client_id, scopes, claims, token: extracted.token };
+    return null;
+  }
+
+  function middleware(rule: ScopeRule): RequestHandler {
+    return (req, res, next) => {
+      check(req, rule).then(
+        (err) => (err ? fail(err, res, next) : next()),
+        // Not the caller's fault (e.g. the registry is unreadable): a bare 500, never a stack trace.
+        (fault: unknown) => (options.errors === 'next' ? next(fault) : respondWithError(res, serverError())),
+      );
+    };
+  }
+
+  return {
+    authenticate: () => middleware(null),
+    requireScope(...scopes) {
+      assertRouteScopes(scopes);
+      return middleware({ needed: scopes, all: true });
+    },
+    requireAnyScope(...scopes) {
+      assertRouteScopes(scopes);
+      return middleware({ needed: scopes, all: false });
+    },
+  };
+}

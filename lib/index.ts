@@ -1,0 +1,30 @@
+// The public surface of ccgate: re-exports only.
+export { ccgate, type Ccgate, type CcgateOptions } from './ccgate';
+export type { AuthInfo, Guard, GuardOptions, AccessTokenValidator, TokenStatusSource } from './guard';
+export { createGuard, verifyingValidator } from './guard';
+export {
+  OAuthError,
+  TokenEndpointError,
+  BearerError,
+  MissingTokenError,
+  InvalidBearerRequestError,
+  InvalidTokenError,
+  InsufficientScopeError,
+  type OAuthErrorCode,
+  type OAuthErrorBody,
+} from './errors';
+export {
+  SqliteRegistry,
+  RegistryError,
+  type RegistryStore,
+  type SqliteRegistryOptions,
+  type ClientRecord,
+  type ClientCredentials,
+  type GroupRecord,
+  type KeyRecord,
+  type NewClient,
+  type CreatedClient,
+  type TokenStatus,
+  type SigningAlgorithm,
+} from './registry';
+export { AccessTokenVerifier, TokenRejected, type AccessTokenClaims, type VerifierOptions } from './tokens';

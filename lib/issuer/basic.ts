@@ -1,0 +1,44 @@
+/**
+ * HTTP Basic client credentials, RFC 6749 §2.3.1 with RFC 7617: the client id and secret are each
+ * form-urlencoded, joined by the first ':' (a secret may contain ':'), then base64-encoded.
+ */
+export type BasicParse =
+  | { kind: 'absent' }
+  | { kind: 'credentials'; clientId: string; clientSecret: string }
+  | { kind: 'malformed'; reason: string };
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Longest Basic credentials we read; real ones are ~100 characters. */
+export const MAX_BASIC_LENGTH = 1024;
+
+export function isBasicAuthorization(header: string | undefined): header is string {
+  return header !== undefined && /^basic(\s|$)/i.test(header);
+}
+
+function formDecode(value: string): string | null {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return null;
+  }
+}
+
+export function parseBasicAuthorization(header: string | undefined): BasicParse {
+  if (!isBasicAuthorization(header)) return { kind: 'absent' };
+  const encoded = header.slice(5).trim();
+  if (encoded.length > MAX_BASIC_LENGTH) return { kind: 'malformed', reason: 'The Basic credentials are too long.' };
+  if (encoded.length % 4 !== 0 || !BASE64.test(encoded)) {
+    return { kind: 'malformed', reason: 'The Basic credentials are not valid base64.' };
+  }
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) return { kind: 'malformed', reason: 'The Basic credentials have no ":" separator.' };
+  const clientId = formDecode(decoded.slice(0, colon));
+  const clientSecret = formDecode(decoded.slice(colon + 1));
+  if (clientId === null || clientSecret === null) {
+    return { kind: 'malformed', reason: 'The Basic credentials are not valid form-urlencoding.' };
+  }
+  if (clientId === '') return { kind: 'malformed', reason: 'The Basic credentials have an empty client id.' };
+  return { kind: 'credentials', clientId, clientSecret };
+}

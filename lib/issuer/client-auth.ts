@@ -1,0 +1,113 @@
+import type { Request, RequestHandler } from 'express';
+import { Passport, Strategy } from 'passport';
+import { BasicStrategy } from 'passport-http';
+import { invalidClient, invalidRequest, temporarilyUnavailable } from '../errors';
+import type { ClientCredentials, RegistryStore } from '../registry';
+import { isBasicAuthorization, parseBasicAuthorization } from './basic';
+import { HasherBusyError } from './bcrypt-pool';
+import type { SecretVerifier } from './secret-verifier';
+
+/** Longest client_id we look up; longer ones are unknown by definition (ours are 22 characters). */
+const MAX_CLIENT_ID_LENGTH = 256;
+
+type Done = (err: unknown, client?: ClientCredentials | false) => void;
+/** secret null: a client that only identified itself (a public client, RFC 6749 §2.3.1 / §3.2.1). */
+type VerifyClient = (clientId: string, secret: string | null) => Promise<ClientCredentials | false>;
+
+/** The passport-strategy methods passport adds to a strategy at authenticate time. */
+interface Augmented {
+  success(user: ClientCredentials): void;
+  fail(challenge?: string, status?: number): void;
+  error(err: unknown): void;
+}
+
+/**
+ * client_secret_basic through passport-http. Its own parser splits the decoded pair on every ':'
+ * (a secret holding ':' would be cut) and does not form-decode; we parse per RFC 6749 §2.3.1 instead
+ * and hand the result to the same verify-callback flow.
+ */
+class ClientSecretBasicStrategy extends BasicStrategy {
+  constructor(realm: string, private readonly verifyClient: VerifyClient) {
+    super({ realm }, () => undefined);
+    this.name = 'client_secret_basic';
+  }
+
+  override authenticate(req: Request): void {
+    const self = this as unknown as Augmented;
+    const parsed = parseBasicAuthorization(req.headers.authorization);
+    if (parsed.kind !== 'credentials') return self.fail();
+    settle(self, this.verifyClient(parsed.clientId, parsed.clientSecret));
+  }
+}
+
+/** client_secret_post (RFC 6749 §2.3.1): client_id and client_secret in the form body. */
+class ClientSecretPostStrategy extends Strategy {
+  override name = 'client_secret_post';
+  constructor(private readonly verifyClient: VerifyClient) {
+    super();
+  }
+
+  override authenticate(req: Request): void {
+    const self = this as unknown as Augmented;
+    const body = req.body as Record<string, string>;
+    if (!body.client_id) return self.fail();
+    settle(self, this.verifyClient(body.client_id, body.client_secret ?? null));
+  }
+}
+
+function settle(strategy: Augmented, result: Promise<ClientCredentials | false>): void {
+  result.then(
+    (client) => (client ? strategy.success(client) : strategy.fail()),
+    (err) => strategy.error(err),
+  );
+}
+
+export interface ClientAuthenticationDeps {
+  store: RegistryStore;
+  verifier: SecretVerifier;
+  realm: string;
+}
+
+/** Which method the request used (RFC 6749 §2.3): exactly one is required. */
+export function authenticationMethod(req: Request): 'client_secret_basic' | 'client_secret_post' | 'none' | 'both' {
+  const basic = isBasicAuthorization(req.headers.authorization);
+  const body = req.body as Record<string, string>;
+  const post = body.client_id !== undefined || body.client_secret !== undefined;
+  if (basic && post) return 'both';
+  return basic ? 'client_secret_basic' : post ? 'client_secret_post' : 'none';
+}
+
+/**
+ * Middleware: authenticates the client with Passport (no session) and leaves it in res.locals.client.
+ * Expects req.body to be the parsed form. Unknown client and wrong secret fail identically.
+ */
+export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHandler {
+  const verifyClient: VerifyClient = async (clientId, secret) => {
+    const client = clientId.length <= MAX_CLIENT_ID_LENGTH ? await deps.store.findClientCredentials(clientId) : null;
+    if (secret === null) return client && client.type === 'public' && client.enabled ? client : false;
+    const hashes = client && client.type === 'confidential' ? client.secretHashes : null;
+    const ok = await deps.verifier.verify(clientId, secret, hashes);
+    return ok && client && client.enabled ? client : false;
+  };
+  const passport = new Passport();
+  passport.use(new ClientSecretBasicStrategy(deps.realm, verifyClient));
+  passport.use(new ClientSecretPostStrategy(verifyClient));
+
+  return (req, res, next) => {
+    const method = authenticationMethod(req);
+    if (method === 'both') return next(invalidRequest('Use one client authentication method, not both (RFC 6749 §2.3).'));
+    if (method === 'none') return next(invalidClient(deps.realm, 'Client authentication is required.'));
+    if (method === 'client_secret_basic') {
+      const parsed = parseBasicAuthorization(req.headers.authorization);
+      if (parsed.kind === 'malformed') return next(invalidRequest(parsed.reason));
+    }
+    const done: Done = (err, client) => {
+      if (err instanceof HasherBusyError) return next(temporarilyUnavailable('Too many authentication requests; retry later.', 1));
+      if (err) return next(err);
+      if (!client) return next(invalidClient(deps.realm));
+      res.locals.client = client;
+      next();
+    };
+    passport.authenticate(method, { session: false }, done)(req, res, next);
+  };
+}

@@ -1,0 +1,22 @@
+import { invalidRequest } from '../errors';
+
+/**
+ * Parses an application/x-www-form-urlencoded body (RFC 6749 Appendix B) strictly:
+ * a repeated parameter is invalid_request (RFC 6749 §3.2), an empty one counts as omitted (§3.1).
+ */
+export function parseForm(body: string): Map<string, string> {
+  const params = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const [name, value] of new URLSearchParams(body)) {
+    if (seen.has(name)) throw invalidRequest(`The "${printable(name)}" parameter is repeated.`);
+    seen.add(name);
+    if (value !== '') params.set(name, value);
+  }
+  return params;
+}
+
+/** A parameter name safe to echo in an error description. */
+function printable(name: string): string {
+  const clean = name.replace(/[^\x21-\x7e]/g, '?');
+  return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
+}

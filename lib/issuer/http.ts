@@ -1,0 +1,74 @@
+import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import { invalidRequest, OAuthError, respondWithError, serverError, TokenEndpointError } from '../errors';
+import { parseForm } from './form';
+
+/** RFC 6749 §5.1: token responses must not be cached; we send it on every endpoint response, errors too. */
+export const noStore: RequestHandler = (_req, res, next) => {
+  res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+  next();
+};
+
+/** A null-prototype record, so a parameter named like an Object method never reads as one. */
+function toRecord(params: Map<string, string>): Record<string, string> {
+  const record: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [name, value] of params) record[name] = value;
+  return record;
+}
+
+/**
+ * Accepts only application/x-www-form-urlencoded (RFC 6749 §3.2), at most `limitBytes`, and leaves
+ * the strictly parsed parameters in req.body.
+ */
+export function formBody(limitBytes: number): RequestHandler {
+  const readText = express.text({ type: 'application/x-www-form-urlencoded', limit: limitBytes, defaultCharset: 'utf-8' });
+  return (req, res, next) => {
+    if (!req.is('application/x-www-form-urlencoded')) {
+      return next(invalidRequest('The request body must be application/x-www-form-urlencoded.'));
+    }
+    readText(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      try {
+        req.body = toRecord(parseForm(typeof req.body === 'string' ? req.body : ''));
+        next();
+      } catch (parseError) {
+        next(parseError);
+      }
+    });
+  };
+}
+
+export function methodNotAllowed(allowed: string): RequestHandler {
+  return (_req, res) => {
+    res.set('Allow', allowed);
+    respondWithError(res, new TokenEndpointError(405, 'invalid_request', `Use ${allowed}.`));
+  };
+}
+
+interface BodyParserError {
+  type?: unknown;
+  status?: unknown;
+}
+
+/** body-parser's errors as OAuth errors: an over-long body is 413, anything else unreadable 400. */
+function fromBodyParser(err: BodyParserError): OAuthError | null {
+  if (typeof err.type !== 'string') return null;
+  if (err.type === 'entity.too.large') return new TokenEndpointError(413, 'invalid_request', 'The request body is too large.');
+  return invalidRequest('The request body could not be read.');
+}
+
+export interface ErrorHandlerOptions {
+  /** Called with faults that are not the caller's (answered 500 server_error); default: none. */
+  onServerError?: (err: unknown) => void;
+}
+
+/** Answers every error as RFC 6749 §5.2 JSON: never HTML, never a stack trace. */
+export function oauthErrorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHandler {
+  return (err: unknown, _req, res, next) => {
+    if (res.headersSent) return next(err);
+    if (err instanceof OAuthError) return respondWithError(res, err);
+    const mapped = typeof err === 'object' && err !== null ? fromBodyParser(err as BodyParserError) : null;
+    if (mapped) return respondWithError(res, mapped);
+    options.onServerError?.(err);
+    respondWithError(res, serverError());
+  };
+}

@@ -1,0 +1,6 @@
+export { createTokenRouter, type IssuerConfig } from './router';
+export { BcryptPool, HasherBusyError, type BcryptPoolOptions, type SecretHasher } from './bcrypt-pool';
+export { SecretVerifier } from './secret-verifier';
+export { oauthErrorHandler, type ErrorHandlerOptions } from './http';
+export { parseBasicAuthorization, type BasicParse } from './basic';
+export { parseForm } from './form';

@@ -1,0 +1,64 @@
+import type { RequestHandler } from 'express';
+import { invalidRequest, invalidScope, unauthorizedClient, unsupportedGrantType } from '../errors';
+import type { ClientCredentials } from '../registry';
+import { formatScope, parseScope } from '../scope';
+import type { TokenSigner } from './token-signer';
+
+export const CLIENT_CREDENTIALS = 'client_credentials';
+
+/** RFC 6749 §4.4.2: grant_type is required and must be client_credentials. Checked before any bcrypt. */
+export const checkGrantType: RequestHandler = (req, _res, next) => {
+  const grantType = (req.body as Record<string, string>).grant_type;
+  if (grantType === undefined) return next(invalidRequest('The grant_type parameter is required.'));
+  if (grantType !== CLIENT_CREDENTIALS) {
+    return next(unsupportedGrantType('Only the client_credentials grant is supported.'));
+  }
+  next();
+};
+
+/**
+ * RFC 6749 §3.3: every requested scope must be allowed to the client. With no scope parameter the
+ * client gets all its allowed scopes (our documented default, §3.3 "pre-defined default value").
+ */
+export function grantedScopes(requested: string | undefined, allowed: string[]): string[] {
+  if (requested === undefined) {
+    if (allowed.length === 0) throw invalidScope('This client is allowed no scope.');
+    return allowed;
+  }
+  const scopes = parseScope(requested);
+  if (scopes === null) throw invalidScope('The scope parameter is malformed (RFC 6749 §3.3).');
+  const allowedSet = new Set(allowed);
+  const refused = scopes.filter((s) => !allowedSet.has(s));
+  if (refused.length > 0) throw invalidScope('The requested scope exceeds what this client is allowed.');
+  return scopes;
+}
+
+export interface TokenEndpointConfig {
+  signer: TokenSigner;
+  /** Default access token lifetime in seconds, when the client has none of its own. */
+  tokenLifetime: number;
+}
+
+/** RFC 6749 §4.4.3 / §5.1: runs after client authentication, answers the access token. */
+export function issueToken(config: TokenEndpointConfig): RequestHandler {
+  return (req, res, next) => {
+    const client = res.locals.client as ClientCredentials;
+    if (client.type !== 'confidential') {
+      return next(unauthorizedClient('Only confidential clients may use the client_credentials grant (RFC 6749 §4.4).'));
+    }
+    if (!client.grantTypes.includes(CLIENT_CREDENTIALS)) {
+      return next(unauthorizedClient('This client is not allowed the client_credentials grant.'));
+    }
+    let scopes: string[];
+    try {
+      scopes = grantedScopes((req.body as Record<string, string>).scope, client.scopes);
+    } catch (err) {
+      return next(err);
+    }
+    const lifetime = client.tokenTtl ?? config.tokenLifetime;
+    config.signer.issue(client.clientId, scopes, lifetime).then(({ token }) => {
+      // RFC 6749 §4.4.3: no refresh token for client credentials.
+      res.json({ access_token: token, token_type: 'Bearer', expires_in: lifetime, scope: formatScope(scopes) });
+    }, next);
+  };
+}

@@ -1,0 +1,46 @@
+import type { RegistryStore } from '../registry';
+import { buildClaims, signAccessToken, type AccessTokenClaims, type Keyring, type SigningAlgorithm } from '../tokens';
+
+export interface TokenSignerConfig {
+  store: RegistryStore;
+  keyring: Keyring;
+  issuer: string;
+  audience: string | string[];
+  algorithm: SigningAlgorithm;
+}
+
+export interface IssuedToken {
+  token: string;
+  claims: AccessTokenClaims;
+}
+
+/** Builds, signs and accounts for access tokens. */
+export class TokenSigner {
+  /** Per kid, the latest expiry already recorded in the registry (so we write about once a minute, not per token). */
+  private readonly recordedUntil = new Map<string, number>();
+
+  constructor(private readonly config: TokenSignerConfig) {}
+
+  async issue(clientId: string, scopes: string[], lifetimeSeconds: number): Promise<IssuedToken> {
+    const key = await this.config.keyring.signingKey(this.config.algorithm);
+    const claims = buildClaims({
+      issuer: this.config.issuer,
+      audience: this.config.audience,
+      clientId,
+      scopes,
+      lifetimeSeconds,
+      now: Math.floor(Date.now() / 1000),
+    });
+    const token = await signAccessToken(claims, key);
+    await this.recordUse(key.kid, claims.exp);
+    return { token, claims };
+  }
+
+  /** A retired key stays published until its last token expires: the registry must know that expiry. */
+  private async recordUse(kid: string, exp: number): Promise<void> {
+    if ((this.recordedUntil.get(kid) ?? 0) >= exp) return;
+    await this.config.store.recordKeyUse(kid, exp);
+    const stored = (await this.config.store.listKeys()).find((k) => k.kid === kid)?.signedUntil ?? exp;
+    this.recordedUntil.set(kid, stored);
+  }
+}

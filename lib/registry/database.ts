@@ -1,0 +1,22 @@
+import Database from 'better-sqlite3';
+import { migrate } from './schema';
+
+export interface OpenOptions {
+  /** Milliseconds a write waits for another process's lock before failing (default 5000). */
+  busyTimeoutMs?: number;
+  readonly?: boolean;
+}
+
+/**
+ * Opens (creating if needed) the registry file: WAL so readers never block the writer and a crash
+ * loses no committed write, a busy timeout so the CLI and the server share the file, foreign keys on.
+ */
+export function openDatabase(path: string, options: OpenOptions = {}): Database.Database {
+  const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+  db.pragma('journal_mode = WAL');
+  // FULL: an acknowledged write survives power loss, not only a process crash.
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}

@@ -1,0 +1,135 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { invalid } from './errors';
+import { SIGNING_ALGORITHMS, type KeyRecord, type KeyStatus, type PublicJwk, type SigningAlgorithm } from './types';
+
+/** Margin added to a retired key's last token expiry before it leaves the JWKS (clock skew, coarse recording). */
+export const KEY_REMOVAL_MARGIN_SECONDS = 300;
+/** recordKeyUse writes only when a token outlives the recorded expiry by more than this. */
+export const KEY_USE_GRANULARITY_SECONDS = 60;
+
+interface KeyRow {
+  kid: string;
+  alg: SigningAlgorithm;
+  private_pem: string;
+  public_jwk: string;
+  created_at: number;
+  activates_at: number;
+  retires_at: number | null;
+  signed_until: number | null;
+}
+
+export function assertAlgorithm(alg: string): asserts alg is SigningAlgorithm {
+  if (!(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw invalid(`unsupported signing algorithm "${alg}" (supported: ${SIGNING_ALGORITHMS.join(', ')})`);
+  }
+}
+
+/** A fresh key pair; kid is the RFC 7638 JWK thumbprint of its public key. */
+export function generateKey(alg: SigningAlgorithm): { kid: string; privateKeyPem: string; publicJwk: PublicJwk } {
+  const pair =
+    alg === 'RS256'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = pair.publicKey.export({ format: 'jwk' });
+  const kid = thumbprint(jwk);
+  const publicJwk: PublicJwk =
+    alg === 'RS256'
+      ? { kty: 'RSA', kid, alg, use: 'sig', n: jwk.n, e: jwk.e }
+      : { kty: 'EC', kid, alg, use: 'sig', crv: jwk.crv, x: jwk.x, y: jwk.y };
+  return { kid, privateKeyPem: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), publicJwk };
+}
+
+/** RFC 7638 §3: SHA-256 over the required members in lexicographic order. */
+function thumbprint(jwk: { kty?: string; n?: string; e?: string; crv?: string; x?: string; y?: string }): string {
+  const members =
+    jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+/**
+ * Signing keys and their lifecycle, all derived from times: a key is pending until `activates_at`,
+ * active until `retires_at`, then retired; it is removed once every token it signed has expired.
+ */
+export class Keys {
+  private readonly all;
+  private readonly insert;
+  private readonly retire;
+  private readonly recordUse;
+  private readonly remove;
+
+  constructor(db: Database.Database) {
+    this.all = db.prepare<[], KeyRow>('SELECT * FROM signing_keys ORDER BY activates_at, created_at');
+    this.insert = db.prepare(
+      `INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at, activates_at, retires_at, signed_until)
+       VALUES (@kid, @alg, @privateKeyPem, @publicJwk, @now, @activatesAt, NULL, NULL)`,
+    );
+    this.retire = db.prepare<[number, string]>(
+      'UPDATE signing_keys SET retires_at = ? WHERE alg = ? AND retires_at IS NULL',
+    );
+    this.recordUse = db.prepare<[number, string, number]>(
+      'UPDATE signing_keys SET signed_until = ? WHERE kid = ? AND coalesce(signed_until, 0) < ?',
+    );
+    this.remove = db.prepare<[string]>('DELETE FROM signing_keys WHERE kid = ?');
+  }
+
+  list(now: number): KeyRecord[] {
+    return this.all.all().map((row) => toRecord(row, now));
+  }
+
+  /** The key signing now for alg (latest activated, not retired), or null. */
+  current(alg: SigningAlgorithm, now: number): KeyRecord | null {
+    const active = this.list(now).filter((k) => k.alg === alg && k.status === 'active');
+    return active.length > 0 ? active[active.length - 1] : null;
+  }
+
+  hasUpcoming(alg: SigningAlgorithm, now: number): boolean {
+    return this.list(now).some((k) => k.alg === alg && k.status === 'pending');
+  }
+
+  /** Adds a key that signs from now + leadSeconds; keys of that alg still signing then retire then. */
+  add(alg: SigningAlgorithm, leadSeconds: number, now: number): KeyRecord {
+    if (!Number.isInteger(leadSeconds) || leadSeconds < 0) throw invalid('lead time must be a whole number of seconds ≥ 0');
+    const key = generateKey(alg);
+    const activatesAt = now + leadSeconds;
+    this.retire.run(activatesAt, alg);
+    this.insert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk), alg, now, activatesAt });
+    return this.list(now).find((k) => k.kid === key.kid) as KeyRecord;
+  }
+
+  recordKeyUse(kid: string, exp: number): void {
+    this.recordUse.run(exp + KEY_USE_GRANULARITY_SECONDS, kid, exp);
+  }
+
+  prune(now: number): number {
+    let removed = 0;
+    for (const key of this.list(now)) {
+      if (key.removeAfter !== null && key.removeAfter <= now) removed += this.remove.run(key.kid).changes;
+    }
+    return removed;
+  }
+}
+
+function statusOf(row: KeyRow, now: number): KeyStatus {
+  // A pending key superseded before it activated never signs: it is retired.
+  if (row.retires_at !== null && (row.retires_at <= now || row.retires_at <= row.activates_at)) return 'retired';
+  if (row.activates_at > now) return 'pending';
+  return 'active';
+}
+
+function toRecord(row: KeyRow, now: number): KeyRecord {
+  const removeAfter =
+    row.retires_at === null ? null : Math.max(row.retires_at, row.signed_until ?? 0) + KEY_REMOVAL_MARGIN_SECONDS;
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    status: statusOf(row, now),
+    privateKeyPem: row.private_pem,
+    publicJwk: JSON.parse(row.public_jwk) as PublicJwk,
+    createdAt: row.created_at,
+    activatesAt: row.activates_at,
+    retiresAt: row.retires_at,
+    signedUntil: row.signed_until,
+    removeAfter,
+  };
+}

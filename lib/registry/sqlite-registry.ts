@@ -1,0 +1,179 @@
+import type Database from 'better-sqlite3';
+import { Clients } from './clients';
+import { openDatabase, type OpenOptions } from './database';
+import { invalid } from './errors';
+import { Groups } from './groups';
+import { assertAlgorithm, Keys } from './keys';
+import { Revocations } from './revocations';
+import { assertAcceptableSecret, assertBcryptCost, DEFAULT_BCRYPT_COST, generateClientId, generateSecret, hashSecret } from './secrets';
+import type { RegistryStore } from './store';
+import type {
+  ClientCredentials,
+  ClientRecord,
+  CreatedClient,
+  GroupRecord,
+  KeyRecord,
+  NewClient,
+  RevocationInput,
+  RotateKeyOptions,
+  RotateSecretOptions,
+  SigningAlgorithm,
+  TokenStatus,
+} from './types';
+
+export interface SqliteRegistryOptions extends OpenOptions {
+  /** bcrypt cost for new secrets (default 10). */
+  bcryptCost?: number;
+  /** Clock, in Unix seconds; tests pass their own. */
+  now?: () => number;
+}
+
+const systemNow = (): number => Math.floor(Date.now() / 1000);
+
+/** The SQLite registry: one file, shared safely by the server and the CLI. */
+export class SqliteRegistry implements RegistryStore {
+  readonly db: Database.Database;
+  private readonly groups: Groups;
+  private readonly clients: Clients;
+  private readonly revocations: Revocations;
+  private readonly keys: Keys;
+  private readonly bcryptCost: number;
+  private readonly now: () => number;
+  private readonly dataVersion;
+  private localWrites = 0;
+
+  constructor(path: string, options: SqliteRegistryOptions = {}) {
+    this.bcryptCost = options.bcryptCost ?? DEFAULT_BCRYPT_COST;
+    assertBcryptCost(this.bcryptCost);
+    this.now = options.now ?? systemNow;
+    this.db = openDatabase(path, options);
+    this.groups = new Groups(this.db);
+    this.clients = new Clients(this.db, this.groups);
+    this.revocations = new Revocations(this.db);
+    this.keys = new Keys(this.db);
+    this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (taking the write lock up front avoids upgrade deadlocks). */
+  private write<T>(fn: () => T): Promise<T> {
+    return this.run(() => {
+      const result = this.db.transaction(fn).immediate();
+      this.localWrites++;
+      return result;
+    });
+  }
+
+  /** Turns synchronous results and throws into a settled Promise, per the store interface. */
+  private run<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  createGroup(name: string, scopes: string[]): Promise<GroupRecord> {
+    return this.write(() => this.groups.create(name, scopes, this.now()));
+  }
+  listGroups(): Promise<GroupRecord[]> {
+    return this.run(() => this.groups.list());
+  }
+  getGroup(name: string): Promise<GroupRecord | null> {
+    return this.run(() => this.groups.get(name));
+  }
+  addGroupScopes(name: string, scopes: string[]): Promise<GroupRecord> {
+    return this.write(() => this.groups.addScopes(name, scopes));
+  }
+  removeGroupScopes(name: string, scopes: string[]): Promise<GroupRecord> {
+    return this.write(() => this.groups.removeScopes(name, scopes));
+  }
+  deleteGroup(name: string, options: { force?: boolean } = {}): Promise<void> {
+    return this.write(() => this.groups.delete(name, options.force === true));
+  }
+  listScopes(): Promise<string[]> {
+    return this.run(() => this.groups.allScopes());
+  }
+
+  async createClient(input: NewClient): Promise<CreatedClient> {
+    const isPublic = input.type === 'public';
+    if (isPublic && input.secret !== undefined) throw invalid('a public client has no secret');
+    if (input.secret !== undefined) assertAcceptableSecret(input.secret);
+    const clientSecret = isPublic ? null : (input.secret ?? generateSecret());
+    // Hash before the transaction: the write itself stays short and all-or-nothing.
+    const hash = clientSecret === null ? null : await hashSecret(clientSecret, this.bcryptCost);
+    const client = await this.write(() => this.clients.create(generateClientId(), input, hash, this.now()));
+    return { client, clientSecret };
+  }
+  listClients(): Promise<ClientRecord[]> {
+    return this.run(() => this.clients.list(this.now()));
+  }
+  getClient(clientId: string): Promise<ClientRecord | null> {
+    return this.run(() => this.clients.get(clientId, this.now()));
+  }
+  setClientEnabled(clientId: string, enabled: boolean): Promise<ClientRecord> {
+    return this.write(() => this.clients.setClientEnabled(clientId, enabled, this.now()));
+  }
+  async rotateClientSecret(clientId: string, options: RotateSecretOptions = {}): Promise<CreatedClient> {
+    const overlap = options.overlapSeconds ?? 0;
+    if (!Number.isInteger(overlap) || overlap < 0) throw invalid('overlap must be a whole number of seconds ≥ 0');
+    if (options.secret !== undefined) assertAcceptableSecret(options.secret);
+    const clientSecret = options.secret ?? generateSecret();
+    const hash = await hashSecret(clientSecret, this.bcryptCost);
+    const client = await this.write(() => this.clients.replaceSecret(clientId, hash, overlap, this.now()));
+    return { client, clientSecret };
+  }
+  deleteClient(clientId: string): Promise<void> {
+    return this.write(() => this.clients.delete(clientId, this.now()));
+  }
+  addClientGroups(clientId: string, groups: string[]): Promise<ClientRecord> {
+    return this.write(() => this.clients.addGroups(clientId, groups, this.now()));
+  }
+  removeClientGroups(clientId: string, groups: string[]): Promise<ClientRecord> {
+    return this.write(() => this.clients.removeGroups(clientId, groups, this.now()));
+  }
+  findClientCredentials(clientId: string): Promise<ClientCredentials | null> {
+    return this.run(() => this.clients.credentials(clientId, this.now()));
+  }
+
+  revokeToken(input: RevocationInput): Promise<void> {
+    return this.write(() => this.revocations.revoke(input, this.now()));
+  }
+  tokenStatus(jti: string, clientId: string): Promise<TokenStatus> {
+    return this.run(() => this.revocations.tokenStatus(jti, clientId));
+  }
+  pruneRevocations(now = this.now()): Promise<number> {
+    return this.write(() => this.revocations.pruneExpired(now));
+  }
+
+  listKeys(): Promise<KeyRecord[]> {
+    return this.run(() => this.keys.list(this.now()));
+  }
+  ensureSigningKey(alg: SigningAlgorithm): Promise<KeyRecord> {
+    return this.run(() => assertAlgorithm(alg)).then(() =>
+      // Checked again inside the write lock: two processes starting at once create one key.
+      this.keys.current(alg, this.now()) ??
+        this.write(() => this.keys.current(alg, this.now()) ?? this.keys.add(alg, 0, this.now())),
+    );
+  }
+  rotateKey(options: RotateKeyOptions): Promise<KeyRecord> {
+    return this.run(() => assertAlgorithm(options.alg)).then(() =>
+      this.write(() => this.keys.add(options.alg, options.leadSeconds ?? 0, this.now())),
+    );
+  }
+  recordKeyUse(kid: string, exp: number): Promise<void> {
+    return this.write(() => this.keys.recordKeyUse(kid, exp));
+  }
+  pruneKeys(now = this.now()): Promise<number> {
+    return this.write(() => this.keys.prune(now));
+  }
+
+  changeStamp(): Promise<number> {
+    return this.run(() => (this.dataVersion.get() as number) + this.localWrites);
+  }
+
+  close(): Promise<void> {
+    return this.run(() => {
+      if (this.db.open) this.db.close();
+    });
+  }
+}

@@ -1,0 +1,41 @@
+import { randomBytes } from 'node:crypto';
+
+/** RFC 9068 §2.1: the JOSE header type of a JWT access token. */
+export const ACCESS_TOKEN_TYP = 'at+jwt';
+
+/** RFC 9068 §2.2 claims of a ccgate access token. `scope` is space-delimited (RFC 8693 §4.2). */
+export interface AccessTokenClaims {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  nbf?: number;
+  jti: string;
+  client_id: string;
+  scope: string;
+  [claim: string]: unknown;
+}
+
+export interface ClaimsInput {
+  issuer: string;
+  audience: string | string[];
+  clientId: string;
+  scopes: string[];
+  lifetimeSeconds: number;
+  now: number;
+}
+
+/** RFC 9068 §2.2: for client credentials, sub is the client itself. */
+export function buildClaims(input: ClaimsInput): AccessTokenClaims {
+  return {
+    iss: input.issuer,
+    sub: input.clientId,
+    aud: input.audience,
+    exp: input.now + input.lifetimeSeconds,
+    iat: input.now,
+    jti: randomBytes(16).toString('base64url'),
+    client_id: input.clientId,
+    scope: input.scopes.join(' '),
+  };
+}

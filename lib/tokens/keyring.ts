@@ -1,0 +1,141 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+
+export type SigningAlgorithm = 'RS256' | 'ES256';
+
+/** The shape of a stored key that the keyring needs (the registry's KeyRecord satisfies it). */
+export interface StoredKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  status: 'pending' | 'active' | 'retired';
+  privateKeyPem: string;
+  publicJwk: PublicJwk;
+  activatesAt: number;
+  retiresAt: number | null;
+  /** When the key may leave the JWKS; null while it may still sign. */
+  removeAfter: number | null;
+}
+
+/** A public JWK as published (RFC 7517 §4). */
+export interface PublicJwk {
+  kty: 'RSA' | 'EC';
+  kid: string;
+  alg: SigningAlgorithm;
+  use: 'sig';
+  n?: string;
+  e?: string;
+  crv?: string;
+  x?: string;
+  y?: string;
+}
+
+/** Where keys come from: the registry, or anything that stores them. */
+export interface KeySource {
+  listKeys(): Promise<StoredKey[]>;
+  ensureSigningKey(alg: SigningAlgorithm): Promise<StoredKey>;
+  /** Changes whenever the stored keys may have changed (e.g. another process rotated them). */
+  changeStamp(): Promise<number>;
+}
+
+/** A verification key looked up by kid: what both guards need. */
+export interface VerificationKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  key: KeyObject;
+}
+
+export interface VerificationKeys {
+  /** The key for kid, or undefined when it is not (or no longer) published. */
+  keyFor(kid: string): Promise<VerificationKey | undefined>;
+}
+
+export interface SigningKey extends VerificationKey {
+  privateKey: KeyObject;
+}
+
+interface ParsedKey {
+  stored: StoredKey;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+/**
+ * Keys parsed into KeyObjects once (PEM parsing on every sign or verify costs several times the
+ * crypto itself). Reloads from the source only when its change stamp moves.
+ */
+export class Keyring implements VerificationKeys {
+  private parsed = new Map<string, ParsedKey>();
+  private loadedStamp: number | null = null;
+  private loading: Promise<void> | null = null;
+
+  constructor(private readonly source: KeySource) {}
+
+  async keyFor(kid: string): Promise<VerificationKey | undefined> {
+    await this.refresh();
+    const key = this.parsed.get(kid);
+    return key && { kid, alg: key.stored.alg, key: key.publicKey };
+  }
+
+  async signingKey(alg: SigningAlgorithm): Promise<SigningKey> {
+    await this.refresh();
+    let key = this.activeKey(alg);
+    if (!key) {
+      await this.source.ensureSigningKey(alg);
+      await this.refresh(true);
+      key = this.activeKey(alg);
+      if (!key) throw new Error(`no ${alg} signing key could be loaded`);
+    }
+    return { kid: key.stored.kid, alg, key: key.publicKey, privateKey: key.privateKey };
+  }
+
+  /** RFC 7517 §5: the public keys that may have signed a live token. */
+  async jwks(): Promise<{ keys: PublicJwk[] }> {
+    await this.refresh();
+    return { keys: [...this.parsed.values()].map((k) => k.stored.publicJwk) };
+  }
+
+  private activeKey(alg: SigningAlgorithm): ParsedKey | undefined {
+    let found: ParsedKey | undefined;
+    for (const key of this.parsed.values()) {
+      if (key.stored.alg === alg && key.stored.status === 'active') found = key; // listKeys is ordered by activation
+    }
+    return found;
+  }
+
+  private async refresh(force = false): Promise<void> {
+    const stamp = await this.source.changeStamp();
+    if (!force && stamp === this.loadedStamp && !this.statusMayHaveChanged()) return;
+    // One load at a time; concurrent callers share it.
+    this.loading ??= this.load(stamp).finally(() => {
+      this.loading = null;
+    });
+    await this.loading;
+  }
+
+  /** Status is derived from time: a key activates, retires and leaves the JWKS without any write. */
+  private nextTransition = Infinity;
+  private statusMayHaveChanged(): boolean {
+    return Date.now() / 1000 >= this.nextTransition;
+  }
+
+  private async load(stamp: number): Promise<void> {
+    const stored = await this.source.listKeys();
+    const now = Date.now() / 1000;
+    const next = new Map<string, ParsedKey>();
+    let transition = Infinity;
+    for (const key of stored) {
+      if (key.removeAfter !== null && key.removeAfter <= now) continue; // every token it signed has expired
+      for (const t of [key.activatesAt, key.retiresAt, key.removeAfter]) {
+        if (t !== null && t > now) transition = Math.min(transition, t);
+      }
+      const previous = this.parsed.get(key.kid);
+      next.set(key.kid, {
+        stored: key,
+        privateKey: previous?.privateKey ?? createPrivateKey(key.privateKeyPem),
+        publicKey: previous?.publicKey ?? createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' }),
+      });
+    }
+    this.parsed = next;
+    this.loadedStamp = stamp;
+    this.nextTransition = transition;
+  }
+}

@@ -1,0 +1,80 @@
+import type { AccessTokenClaims } from './claims';
+
+export interface VerifiedCacheOptions {
+  /** Most tokens held (default 10,000). 0 disables the cache. */
+  maxEntries?: number;
+  /** Most bytes of token text held, roughly (default 16 MiB). */
+  maxBytes?: number;
+}
+
+interface Entry {
+  claims: AccessTokenClaims;
+  /** Unix seconds after which the entry is useless (exp + tolerance). */
+  until: number;
+  bytes: number;
+}
+
+/** Per-entry overhead estimate on top of the token text (the parsed claims, map slot). */
+const ENTRY_OVERHEAD_BYTES = 600;
+
+/**
+ * Tokens whose signature and claims were already verified, so a repeat sight costs a map lookup
+ * instead of a signature check. Bounded by entries and by bytes, oldest evicted first; an entry is
+ * never used past the token's expiry. Revocation is not cached here: callers check it every time.
+ */
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+  private readonly maxEntries: number;
+  private readonly maxBytes: number;
+
+  constructor(options: VerifiedCacheOptions = {}) {
+    this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get byteSize(): number {
+    return this.bytes;
+  }
+
+  get(token: string, now: number): AccessTokenClaims | undefined {
+    const entry = this.entries.get(token);
+    if (!entry) return undefined;
+    if (entry.until <= now) {
+      this.delete(token, entry);
+      return undefined;
+    }
+    return entry.claims;
+  }
+
+  set(token: string, claims: AccessTokenClaims, until: number): void {
+    if (this.maxEntries === 0) return;
+    const bytes = token.length * 2 + ENTRY_OVERHEAD_BYTES;
+    if (bytes > this.maxBytes) return;
+    const old = this.entries.get(token);
+    if (old) this.delete(token, old);
+    while (this.entries.size >= this.maxEntries || this.bytes + bytes > this.maxBytes) this.evictOldest();
+    this.entries.set(token, { claims, until, bytes });
+    this.bytes += bytes;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  private evictOldest(): void {
+    const oldest = this.entries.entries().next();
+    if (oldest.done) return;
+    this.delete(oldest.value[0], oldest.value[1]);
+  }
+
+  private delete(token: string, entry: Entry): void {
+    this.entries.delete(token);
+    this.bytes -= entry.bytes;
+  }
+}

@@ -1,0 +1,29 @@
+import request from 'supertest';
+import { basic, createTestServer, seedClient, type TestServer } from './helpers';
+
+let server: TestServer;
+beforeAll(() => {
+  server = createTestServer();
+});
+afterAll(() => server.close());
+
+test('end to end: token, call, 401, 403', async () => {
+  const { clientId, clientSecret } = await seedClient(server.auth, ['reports:read']);
+  const tokenRes = await request(server.app)
+    .post('/oauth/token')
+    .set('Authorization', basic(clientId, clientSecret))
+    .type('form')
+    .send({ grant_type: 'client_credentials' });
+  expect(tokenRes.status).toBe(200);
+  expect(tokenRes.body.token_type).toBe('Bearer');
+  const token = tokenRes.body.access_token as string;
+  const ok = await request(server.app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+  expect(ok.status).toBe(200);
+  expect(ok.body.client).toBe(clientId);
+  const none = await request(server.app).get('/api/reports');
+  expect(none.status).toBe(401);
+  expect(none.headers['www-authenticate']).toBe('Bearer realm="ccgate"');
+  const forbidden = await request(server.app).post('/api/reports').set('Authorization', `Bearer ${token}`);
+  expect(forbidden.status).toBe(403);
+  expect(forbidden.body.error).toBe('insufficient_scope');
+});
