@@ -1,8 +1,8 @@
 import type { ErrorRequestHandler, Router } from 'express';
-import { createGuard, verifyingValidator, type Guard, type GuardOptions } from './guard';
-import { BcryptPool, createTokenRouter, oauthErrorHandler, SecretVerifier } from './issuer';
-import { DEFAULT_BCRYPT_COST, MAX_TOKEN_TTL_SECONDS, SqliteRegistry, type RegistryStore } from './registry';
-import { AccessTokenVerifier, Keyring, type SigningAlgorithm, type VerifiedCacheOptions } from './tokens';
+import { createGuard, type Guard, type GuardOptions } from './guard';
+import { BcryptPool, createMetadataRouter, createTokenRouter, oauthErrorHandler, SecretVerifier } from './issuer';
+import { DEFAULT_BCRYPT_COST, MAX_TOKEN_TTL_SECONDS, SqliteRegistry, type KeyRecord, type RegistryStore } from './registry';
+import { AccessTokenVerifier, Keyring, verifyingValidator, type SigningAlgorithm, type VerifiedCacheOptions } from './tokens';
 
 export interface CcgateOptions {
   /** Path of the SQLite registry file (created if missing), or a RegistryStore of your own. */
@@ -33,6 +33,12 @@ export interface CcgateOptions {
   guardErrors?: GuardOptions['errors'];
   /** Bounds of the guard's cache of verified tokens (default 10,000 tokens / 16 MiB). */
   verifiedTokenCache?: VerifiedCacheOptions;
+  /** Path at which you mount tokenRouter(), for the absolute URLs in the metadata (default "/oauth"). */
+  mountPath?: string;
+  /** Seconds validators may cache the JWKS and the metadata (default 300). */
+  jwksMaxAge?: number;
+  /** Scope that lets a client introspect other clients' tokens (default "ccgate:introspect"). */
+  introspectScope?: string;
   /** Called with unexpected server faults (answered as a bare 500 server_error). Default: ignored. */
   onServerError?: (err: unknown) => void;
 }
@@ -42,6 +48,14 @@ export interface Ccgate extends Guard {
   tokenRouter(): Router;
   /** Error middleware answering ccgate errors as RFC 6749 / 6750 JSON; for guards with guardErrors: 'next'. */
   errorHandler: ErrorRequestHandler;
+  /** RFC 8414 metadata router; mount at the app root: app.use(auth.metadataRouter()). */
+  metadataRouter(): Router;
+  /**
+   * Starts a key rotation: a new key is published at once and signs after `leadSeconds` (default:
+   * jwksMaxAge + 60, so cached JWKS copies have it); the old key retires then and leaves the JWKS once
+   * its last token has expired.
+   */
+  rotateKey(options?: { leadSeconds?: number; algorithm?: SigningAlgorithm }): Promise<KeyRecord>;
   /** The registry this instance uses (to create clients in code, or in tests). */
   registry: RegistryStore;
   /** Stops the bcrypt workers and closes the registry (if ccgate opened it). */
@@ -59,6 +73,13 @@ function assertIssuer(issuer: string): void {
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
     throw new TypeError(`issuer must be an http(s) URL without query or fragment, got "${issuer}"`);
   }
+}
+
+/** "/oauth" form: leading slash, no trailing slash ("" for the root). */
+function normalizeMountPath(path: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  if (trimmed !== '' && !trimmed.startsWith('/')) throw new TypeError(`mountPath must start with "/", got "${path}"`);
+  return trimmed;
 }
 
 function assertLifetime(seconds: number): void {
@@ -87,8 +108,12 @@ export function ccgate(options: CcgateOptions): Ccgate {
     maxTokenLength: options.maxTokenLength,
     cache: options.verifiedTokenCache,
   });
-  const guard = createGuard(verifyingValidator(verifier, store), { realm, errors: options.guardErrors });
+  const validator = verifyingValidator(verifier, store);
+  const guard = createGuard(validator, { realm, errors: options.guardErrors });
   const errorHandler = oauthErrorHandler(options);
+  const algorithm = options.algorithm ?? 'RS256';
+  const jwksMaxAge = options.jwksMaxAge ?? 300;
+  const mountPath = normalizeMountPath(options.mountPath ?? '/oauth');
 
   return {
     ...guard,
@@ -99,14 +124,29 @@ export function ccgate(options: CcgateOptions): Ccgate {
         store,
         keyring,
         secretVerifier,
+        validator,
         issuer: options.issuer,
         audience,
-        algorithm: options.algorithm ?? 'RS256',
+        algorithm,
         tokenLifetime,
         realm,
         maxBodyBytes: options.maxBodyBytes ?? 8192,
+        jwksMaxAge,
+        introspectScope: options.introspectScope ?? 'ccgate:introspect',
         onServerError: options.onServerError,
       }),
+    metadataRouter: () =>
+      createMetadataRouter({
+        store,
+        issuer: options.issuer,
+        endpointsBase: `${options.issuer.replace(/\/$/, '')}${mountPath}`,
+        maxAgeSeconds: jwksMaxAge,
+      }),
+    async rotateKey(rotation = {}) {
+      const key = await store.rotateKey({ alg: rotation.algorithm ?? algorithm, leadSeconds: rotation.leadSeconds ?? jwksMaxAge + 60 });
+      await store.pruneKeys();
+      return key;
+    },
     async close() {
       await pool.close();
       if (ownsStore) await store.close();

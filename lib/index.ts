@@ -1,7 +1,7 @@
 // The public surface of ccgate: re-exports only.
 export { ccgate, type Ccgate, type CcgateOptions } from './ccgate';
-export type { AuthInfo, Guard, GuardOptions, AccessTokenValidator, TokenStatusSource } from './guard';
-export { createGuard, verifyingValidator } from './guard';
+export type { AuthInfo, Guard, GuardOptions, RemoteGuardOptions, FetchLike } from './guard';
+export { createGuard, remoteGuard, IssuerUnavailableError } from './guard';
 export {
   OAuthError,
   TokenEndpointError,
@@ -27,4 +27,12 @@ export {
   type TokenStatus,
   type SigningAlgorithm,
 } from './registry';
-export { AccessTokenVerifier, TokenRejected, type AccessTokenClaims, type VerifierOptions } from './tokens';
+export {
+  AccessTokenVerifier,
+  TokenRejected,
+  verifyingValidator,
+  type AccessTokenClaims,
+  type AccessTokenValidator,
+  type TokenStatusSource,
+  type VerifierOptions,
+} from './tokens';

@@ -6,13 +6,15 @@ import {
   MissingTokenError,
   respondWithError,
   serverError,
+  temporarilyUnavailable,
   type BearerChallenge,
   type OAuthError,
 } from '../errors';
 import { isScopeToken } from '../scope';
 import { TokenRejected, type AccessTokenClaims } from '../tokens';
 import { extractBearerToken } from './bearer';
-import type { AccessTokenValidator } from './validator';
+import { IssuerUnavailableError } from './http-json';
+import type { AccessTokenValidator } from '../tokens';
 
 /** What a guarded handler finds on `req.auth`. */
 export interface AuthInfo {
@@ -100,8 +102,12 @@ export function createGuard(validator: AccessTokenValidator, options: GuardOptio
     return (req, res, next) => {
       check(req, rule).then(
         (err) => (err ? fail(err, res, next) : next()),
-        // Not the caller's fault (e.g. the registry is unreadable): a bare 500, never a stack trace.
-        (fault: unknown) => (options.errors === 'next' ? next(fault) : respondWithError(res, serverError())),
+        (fault: unknown) => {
+          // Not the caller's fault: the issuer is unreachable (503), or something broke (a bare 500, no stack trace).
+          const known = fault instanceof IssuerUnavailableError ? temporarilyUnavailable('The token issuer cannot be reached.', 5) : null;
+          if (options.errors === 'next') return next(known ?? fault);
+          respondWithError(res, known ?? serverError());
+        },
       );
     };
   }

@@ -1,4 +1,5 @@
 export { createTokenRouter, type IssuerConfig } from './router';
+export { createMetadataRouter, buildMetadata, metadataPath, type MetadataConfig } from './metadata';
 export { BcryptPool, HasherBusyError, type BcryptPoolOptions, type SecretHasher } from './bcrypt-pool';
 export { SecretVerifier } from './secret-verifier';
 export { oauthErrorHandler, type ErrorHandlerOptions } from './http';

@@ -12,3 +12,4 @@ export {
 } from './keyring';
 export { AccessTokenVerifier, TokenRejected, DEFAULT_ALGORITHMS, type VerifierOptions } from './verifier';
 export { VerifiedTokenCache, type VerifiedCacheOptions } from './verified-cache';
+export { verifyingValidator, type AccessTokenValidator, type TokenStatusSource, type TokenState } from './validation';

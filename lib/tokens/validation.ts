@@ -1,13 +1,16 @@
-import { TokenRejected, type AccessTokenClaims, type AccessTokenVerifier } from '../tokens';
+import type { AccessTokenClaims } from './claims';
+import { TokenRejected, type AccessTokenVerifier } from './verifier';
 
 /** Turns a bearer token into trusted claims, or throws TokenRejected. Each guard mode is one of these. */
 export interface AccessTokenValidator {
   validate(token: string): Promise<AccessTokenClaims>;
 }
 
-/** The guard's view of revocation state: the registry implements it for the local guard. */
+export type TokenState = 'active' | 'revoked' | 'client_disabled' | 'client_unknown';
+
+/** Revocation and client state of a token; the registry implements it. */
 export interface TokenStatusSource {
-  tokenStatus(jti: string, clientId: string): Promise<'active' | 'revoked' | 'client_disabled' | 'client_unknown'>;
+  tokenStatus(jti: string, clientId: string): Promise<TokenState>;
 }
 
 const STATUS_REASONS = {
@@ -17,8 +20,9 @@ const STATUS_REASONS = {
 } as const;
 
 /**
- * Signature and claims through the shared verifier (cached), then the registry's current word on
- * revocation and the client, asked on every request so a revoke or disable takes effect at once.
+ * Signature and claims through the shared verifier (cached), then, when a status source is given,
+ * its current word on revocation and the client, asked on every call so a revoke or disable takes
+ * effect at once. Used by the local guard, the remote guard (JWKS mode) and introspection.
  */
 export function verifyingValidator(verifier: AccessTokenVerifier, status?: TokenStatusSource): AccessTokenValidator {
   return {

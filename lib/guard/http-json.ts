@@ -1,0 +1,53 @@
+/** The issuer could not be reached or answered nonsense: the guard answers 503, never 401. */
+export class IssuerUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IssuerUnavailableError';
+  }
+}
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** Largest issuer document (metadata, JWKS, introspection answer) we read. */
+const MAX_DOCUMENT_BYTES = 256 * 1024;
+
+/** Fetches a JSON object with a timeout and a size bound; only from URLs we chose, never from a token. */
+export async function fetchJson(fetchImpl: FetchLike, url: string, timeoutMs: number, init: RequestInit = {}): Promise<Record<string, unknown>> {
+  let response: Response;
+  try {
+    response = await fetchImpl(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    throw new IssuerUnavailableError(`${url}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const text = await response.text().catch(() => '');
+  if (!response.ok) throw new IssuerUnavailableError(`${url}: HTTP ${response.status}`);
+  if (text.length > MAX_DOCUMENT_BYTES) throw new IssuerUnavailableError(`${url}: response too large`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new IssuerUnavailableError(`${url}: not JSON`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new IssuerUnavailableError(`${url}: not a JSON object`);
+  return body as Record<string, unknown>;
+}
+
+/** RFC 8414 §3.1: the metadata URL of an issuer (its path, if any, goes after the well-known segment). */
+export function metadataUrl(issuer: string): string {
+  const url = new URL(issuer);
+  const path = url.pathname.replace(/\/$/, '');
+  return `${url.origin}/.well-known/oauth-authorization-server${path}`;
+}
+
+export interface IssuerMetadata {
+  jwksUri?: string;
+  introspectionEndpoint?: string;
+}
+
+/** Fetches and checks the issuer's metadata: RFC 8414 §3.3 requires `issuer` to match exactly. */
+export async function discover(fetchImpl: FetchLike, issuer: string, timeoutMs: number): Promise<IssuerMetadata> {
+  const metadata = await fetchJson(fetchImpl, metadataUrl(issuer), timeoutMs);
+  if (metadata.issuer !== issuer) throw new IssuerUnavailableError(`metadata issuer "${String(metadata.issuer)}" is not "${issuer}"`);
+  const url = (v: unknown): string | undefined => (typeof v === 'string' && /^https?:\/\//.test(v) ? v : undefined);
+  return { jwksUri: url(metadata.jwks_uri), introspectionEndpoint: url(metadata.introspection_endpoint) };
+}

@@ -1,0 +1,96 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { SigningAlgorithm, VerificationKey, VerificationKeys } from '../tokens';
+import { discover, fetchJson, IssuerUnavailableError, type FetchLike } from './http-json';
+
+export interface RemoteJwksOptions {
+  issuer: string;
+  /** JWKS URL; default: discovered from the issuer's RFC 8414 metadata. */
+  jwksUri?: string;
+  algorithms: readonly SigningAlgorithm[];
+  /** Least seconds between two fetches caused by unknown kids (default 30). */
+  cooldownSeconds?: number;
+  /** Seconds after which the key set is refreshed on next use (default 600). */
+  maxAgeSeconds?: number;
+  timeoutMs?: number;
+  fetch?: FetchLike;
+}
+
+const KTY_OF: Record<SigningAlgorithm, string> = { RS256: 'RSA', ES256: 'EC' };
+
+/** The usable signing keys of a JWK Set (RFC 7517 §4): right kty for the alg, use sig, with a kid. */
+function parseKeySet(body: Record<string, unknown>, algorithms: readonly SigningAlgorithm[]): Map<string, VerificationKey> {
+  const keys = new Map<string, VerificationKey>();
+  if (!Array.isArray(body.keys)) throw new IssuerUnavailableError('JWKS has no keys array');
+  for (const jwk of body.keys as Record<string, unknown>[]) {
+    if (typeof jwk !== 'object' || jwk === null) continue;
+    const alg = jwk.alg as SigningAlgorithm;
+    if (typeof jwk.kid !== 'string' || !algorithms.includes(alg) || jwk.kty !== KTY_OF[alg]) continue;
+    if (jwk.use !== undefined && jwk.use !== 'sig') continue;
+    let key: KeyObject;
+    try {
+      key = createPublicKey({ key: { kty: jwk.kty, n: jwk.n, e: jwk.e, crv: jwk.crv, x: jwk.x, y: jwk.y } as never, format: 'jwk' });
+    } catch {
+      continue; // one bad key does not spoil the set
+    }
+    if (key.type !== 'public') continue;
+    keys.set(jwk.kid, { kid: jwk.kid, alg, key });
+  }
+  return keys;
+}
+
+/**
+ * Keys fetched from the issuer's JWKS. An unknown kid triggers a refetch at most once per cooldown
+ * (garbage tokens cannot cause a fetch storm); when the issuer is down, the keys already held keep
+ * working. The URL comes from configuration or discovery, never from a token.
+ */
+export class RemoteJwks implements VerificationKeys {
+  private keys = new Map<string, VerificationKey>();
+  private fetchedAt = -Infinity;
+  private attemptedAt = -Infinity;
+  private inFlight: Promise<void> | null = null;
+  private jwksUri: string | undefined;
+  private readonly fetchImpl: FetchLike;
+  private readonly cooldownMs: number;
+  private readonly maxAgeMs: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: RemoteJwksOptions) {
+    this.jwksUri = options.jwksUri;
+    this.fetchImpl = options.fetch ?? fetch;
+    this.cooldownMs = (options.cooldownSeconds ?? 30) * 1000;
+    this.maxAgeMs = (options.maxAgeSeconds ?? 600) * 1000;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+  }
+
+  async keyFor(kid: string): Promise<VerificationKey | undefined> {
+    const now = Date.now();
+    const stale = now - this.fetchedAt > this.maxAgeMs;
+    const cooled = now - this.attemptedAt >= this.cooldownMs;
+    if ((stale || !this.keys.has(kid)) && cooled) {
+      await this.refresh().catch((err: unknown) => {
+        // Issuer down: keep serving with the keys we hold; with none at all we cannot judge.
+        if (this.keys.size === 0) throw err;
+      });
+    }
+    return this.keys.get(kid);
+  }
+
+  /** Number of JWKS fetches attempted; for tests and metrics. */
+  fetchCount = 0;
+
+  private refresh(): Promise<void> {
+    this.inFlight ??= this.load().finally(() => {
+      this.inFlight = null;
+    });
+    return this.inFlight;
+  }
+
+  private async load(): Promise<void> {
+    this.attemptedAt = Date.now();
+    this.fetchCount++;
+    this.jwksUri ??= (await discover(this.fetchImpl, this.options.issuer, this.timeoutMs)).jwksUri;
+    if (!this.jwksUri) throw new IssuerUnavailableError('the issuer metadata has no jwks_uri');
+    this.keys = parseKeySet(await fetchJson(this.fetchImpl, this.jwksUri, this.timeoutMs), this.options.algorithms);
+    this.fetchedAt = Date.now();
+  }
+}

@@ -1,0 +1,37 @@
+import type { RequestHandler } from 'express';
+import type { AccessTokenValidator } from '../tokens';
+import { authenticatedClient, liveClaims } from './token-lookup';
+
+export interface IntrospectionConfig {
+  validator: AccessTokenValidator;
+  /** Scope that lets a client introspect other clients' tokens (a resource server's). */
+  introspectScope: string;
+}
+
+/**
+ * RFC 7662 §2: after client authentication. A client may introspect its own tokens; others' only
+ * with the introspection scope. Anything not valid now, or not the caller's business, is
+ * `{active: false}` with no other detail (§2.2).
+ */
+export function introspectEndpoint(config: IntrospectionConfig): RequestHandler {
+  return (req, res, next) => {
+    const caller = authenticatedClient(res.locals);
+    liveClaims(config.validator, (req.body as Record<string, string>).token).then((claims) => {
+      const allowed = claims !== null && (claims.client_id === caller.clientId || caller.scopes.includes(config.introspectScope));
+      if (!claims || !allowed) return void res.json({ active: false });
+      res.json({
+        active: true,
+        scope: claims.scope,
+        client_id: claims.client_id,
+        sub: claims.sub,
+        aud: claims.aud,
+        iss: claims.iss,
+        exp: claims.exp,
+        iat: claims.iat,
+        ...(claims.nbf !== undefined ? { nbf: claims.nbf } : {}),
+        jti: claims.jti,
+        token_type: 'Bearer',
+      });
+    }, next);
+  };
+}

@@ -1,0 +1,53 @@
+import { Router } from 'express';
+import type { RegistryStore } from '../registry';
+
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+
+export interface MetadataConfig {
+  store: RegistryStore;
+  issuer: string;
+  /** Absolute URL where the token router is mounted, e.g. https://api.example.com/oauth. */
+  endpointsBase: string;
+  /** Seconds clients may cache the metadata. */
+  maxAgeSeconds: number;
+}
+
+/**
+ * RFC 8414 §3.1: the metadata lives at /.well-known/oauth-authorization-server, with the issuer's
+ * path (if any) appended after it.
+ */
+export function metadataPath(issuer: string): string {
+  const path = new URL(issuer).pathname.replace(/\/$/, '');
+  return `/.well-known/oauth-authorization-server${path}`;
+}
+
+/** RFC 8414 §2 metadata: everything a standard client needs to find and use the endpoints. */
+export async function buildMetadata(config: MetadataConfig): Promise<Record<string, unknown>> {
+  const base = config.endpointsBase;
+  return {
+    issuer: config.issuer,
+    token_endpoint: `${base}/token`,
+    jwks_uri: `${base}/jwks`,
+    introspection_endpoint: `${base}/introspect`,
+    revocation_endpoint: `${base}/revoke`,
+    scopes_supported: await config.store.listScopes(),
+    // No authorization endpoint: no response types (the member is REQUIRED by RFC 8414 §2).
+    response_types_supported: [],
+    grant_types_supported: ['client_credentials'],
+    token_endpoint_auth_methods_supported: AUTH_METHODS,
+    introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+    revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+  };
+}
+
+/** Mount at the app's root: app.use(auth.metadataRouter()). */
+export function createMetadataRouter(config: MetadataConfig): Router {
+  const router = Router();
+  router.get(metadataPath(config.issuer), (_req, res, next) => {
+    buildMetadata(config).then((metadata) => {
+      res.set('Cache-Control', `public, max-age=${config.maxAgeSeconds}`);
+      res.json(metadata);
+    }, next);
+  });
+  return router;
+}

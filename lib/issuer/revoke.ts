@@ -1,0 +1,32 @@
+import type { RequestHandler } from 'express';
+import { unauthorizedClient, unsupportedTokenType } from '../errors';
+import type { RegistryStore } from '../registry';
+import type { AccessTokenValidator } from '../tokens';
+import { authenticatedClient, liveClaims } from './token-lookup';
+
+export interface RevocationConfig {
+  store: RegistryStore;
+  validator: AccessTokenValidator;
+}
+
+/**
+ * RFC 7009 §2: after client authentication. We issue no refresh tokens, so that hint is
+ * unsupported_token_type (§2.2.1); other hints are only hints. An invalid, expired or already
+ * revoked token is a 200 (§2.2). A live token of another client is refused (§2.1).
+ */
+export function revokeEndpoint(config: RevocationConfig): RequestHandler {
+  return (req, res, next) => {
+    const body = req.body as Record<string, string>;
+    if (body.token_type_hint === 'refresh_token') {
+      return next(unsupportedTokenType('This server issues no refresh tokens.'));
+    }
+    const caller = authenticatedClient(res.locals);
+    liveClaims(config.validator, body.token)
+      .then(async (claims) => {
+        if (!claims) return;
+        if (claims.client_id !== caller.clientId) throw unauthorizedClient('The token was not issued to this client.');
+        await config.store.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp });
+      })
+      .then(() => res.status(200).end(), next);
+  };
+}
