@@ -1,7 +1,25 @@
 import type { ErrorRequestHandler, Router } from 'express';
 import { createGuard, type Guard, type GuardOptions } from './guard';
-import { BcryptPool, createMetadataRouter, createTokenRouter, oauthErrorHandler, SecretVerifier } from './issuer';
-import { DEFAULT_BCRYPT_COST, MAX_TOKEN_TTL_SECONDS, SqliteRegistry, type KeyRecord, type RegistryStore } from './registry';
+import { AuditEvents } from './events';
+import {
+  BcryptPool,
+  createMetadataRouter,
+  createTokenRouter,
+  MemoryFailureThrottle,
+  oauthErrorHandler,
+  SecretVerifier,
+  type FailureThrottle,
+  type ThrottleOptions,
+} from './issuer';
+import {
+  DEFAULT_BCRYPT_COST,
+  MAX_TOKEN_TTL_SECONDS,
+  SqliteRegistry,
+  type CreatedClient,
+  type KeyRecord,
+  type RegistryStore,
+  type RotateSecretOptions,
+} from './registry';
 import { AccessTokenVerifier, Keyring, verifyingValidator, type SigningAlgorithm, type VerifiedCacheOptions } from './tokens';
 
 export interface CcgateOptions {
@@ -39,6 +57,16 @@ export interface CcgateOptions {
   jwksMaxAge?: number;
   /** Scope that lets a client introspect other clients' tokens (default "ccgate:introspect"). */
   introspectScope?: string;
+  /**
+   * Refuse plain HTTP on the token, introspection and revocation endpoints (default: on when
+   * NODE_ENV=production). Behind a TLS-terminating proxy, set Express's `trust proxy`.
+   */
+  requireHttps?: boolean;
+  /**
+   * Lockout of failed client authentication per client_id and per address (defaults: 10 and 50
+   * failures per 300 s window). `false` disables it; a FailureThrottle of your own replaces it.
+   */
+  throttle?: ThrottleOptions | FailureThrottle | false;
   /** Called with unexpected server faults (answered as a bare 500 server_error). Default: ignored. */
   onServerError?: (err: unknown) => void;
 }
@@ -56,6 +84,10 @@ export interface Ccgate extends Guard {
    * its last token has expired.
    */
   rotateKey(options?: { leadSeconds?: number; algorithm?: SigningAlgorithm }): Promise<KeyRecord>;
+  /** Rotates a client's secret (optionally keeping the old one valid for overlapSeconds) and emits secret.rotated. */
+  rotateClientSecret(clientId: string, options?: RotateSecretOptions): Promise<CreatedClient>;
+  /** Audit events: auth.events.on('*', (e) => log(JSON.stringify(e))). */
+  events: AuditEvents;
   /** The registry this instance uses (to create clients in code, or in tests). */
   registry: RegistryStore;
   /** Stops the bcrypt workers and closes the registry (if ccgate opened it). */
@@ -73,6 +105,12 @@ function assertIssuer(issuer: string): void {
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
     throw new TypeError(`issuer must be an http(s) URL without query or fragment, got "${issuer}"`);
   }
+}
+
+function createThrottle(option: CcgateOptions['throttle']): FailureThrottle | undefined {
+  if (option === false) return undefined;
+  if (option && 'retryAfter' in option) return option;
+  return new MemoryFailureThrottle(option);
 }
 
 /** "/oauth" form: leading slash, no trailing slash ("" for the root). */
@@ -109,7 +147,9 @@ export function ccgate(options: CcgateOptions): Ccgate {
     cache: options.verifiedTokenCache,
   });
   const validator = verifyingValidator(verifier, store);
-  const guard = createGuard(validator, { realm, errors: options.guardErrors });
+  const events = new AuditEvents();
+  const guard = createGuard(validator, { realm, errors: options.guardErrors, events });
+  const throttle = createThrottle(options.throttle);
   const errorHandler = oauthErrorHandler(options);
   const algorithm = options.algorithm ?? 'RS256';
   const jwksMaxAge = options.jwksMaxAge ?? 300;
@@ -133,6 +173,9 @@ export function ccgate(options: CcgateOptions): Ccgate {
         maxBodyBytes: options.maxBodyBytes ?? 8192,
         jwksMaxAge,
         introspectScope: options.introspectScope ?? 'ccgate:introspect',
+        requireHttps: options.requireHttps ?? process.env.NODE_ENV === 'production',
+        throttle,
+        events,
         onServerError: options.onServerError,
       }),
     metadataRouter: () =>
@@ -145,8 +188,15 @@ export function ccgate(options: CcgateOptions): Ccgate {
     async rotateKey(rotation = {}) {
       const key = await store.rotateKey({ alg: rotation.algorithm ?? algorithm, leadSeconds: rotation.leadSeconds ?? jwksMaxAge + 60 });
       await store.pruneKeys();
+      events.emit({ type: 'key.rotated', kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
       return key;
     },
+    async rotateClientSecret(clientId, rotation = {}) {
+      const created = await store.rotateClientSecret(clientId, rotation);
+      events.emit({ type: 'secret.rotated', clientId, overlapSeconds: rotation.overlapSeconds ?? 0 });
+      return created;
+    },
+    events,
     async close() {
       await pool.close();
       if (ownsStore) await store.close();

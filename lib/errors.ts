@@ -70,6 +70,15 @@ export const temporarilyUnavailable = (description: string, retryAfterSeconds: n
   new TokenEndpointError(status, 'temporarily_unavailable', description, { 'Retry-After': String(retryAfterSeconds) });
 
 /**
+ * Failed-authentication lockout. RFC 6749 has no code for it: we answer HTTP 429 (RFC 6585) with
+ * Retry-After, and `invalid_client` as the OAuth code so standard clients treat it as an auth failure.
+ */
+export const tooManyFailedAttempts = (retryAfterSeconds: number): TokenEndpointError =>
+  new TokenEndpointError(429, 'invalid_client', 'Too many failed authentication attempts; retry later.', {
+    'Retry-After': String(retryAfterSeconds),
+  });
+
+/**
  * RFC 6749 §5.2: 401 with a challenge for the scheme the client used. We always answer 401 (also for
  * body credentials) so an unknown client, a wrong secret and a wrong method look the same.
  */

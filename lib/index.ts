@@ -1,5 +1,7 @@
 // The public surface of ccgate: re-exports only.
 export { ccgate, type Ccgate, type CcgateOptions } from './ccgate';
+export { AuditEvents, type AuditEvent, type AuditEventType, type AuditEventOf } from './events';
+export { MemoryFailureThrottle, type FailureThrottle, type ThrottleOptions } from './issuer';
 export type { AuthInfo, Guard, GuardOptions, RemoteGuardOptions, FetchLike } from './guard';
 export { createGuard, remoteGuard, IssuerUnavailableError } from './guard';
 export {

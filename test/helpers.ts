@@ -23,7 +23,7 @@ export interface TestServer {
 export function createTestServer(options: Partial<CcgateOptions> = {}): TestServer {
   const { dir, cleanup } = tempDir();
   const dbPath = join(dir, 'ccgate.db');
-  const auth = ccgate({ db: dbPath, issuer: ISSUER, bcryptCost: 4, bcryptWorkers: 1, onServerError: (e) => console.error(e), ...options });
+  const auth = ccgate({ db: dbPath, issuer: ISSUER, bcryptCost: 4, bcryptWorkers: 1, throttle: false, onServerError: (e) => console.error(e), ...options });
   const app = express();
   app.use('/oauth', auth.tokenRouter());
   app.get('/api/open', (_req, res) => res.json({ ok: true }));

@@ -10,6 +10,7 @@ import {
   type BearerChallenge,
   type OAuthError,
 } from '../errors';
+import type { AuditEvents } from '../events';
 import { isScopeToken } from '../scope';
 import { TokenRejected, type AccessTokenClaims } from '../tokens';
 import { extractBearerToken } from './bearer';
@@ -40,6 +41,8 @@ export interface GuardOptions {
    * middleware; `oauthErrorHandler` answers them the same way as 'respond'.
    */
   errors?: 'respond' | 'next';
+  /** Audit events (token.rejected, scope.denied); default none. */
+  events?: AuditEvents;
 }
 
 export interface Guard {
@@ -86,13 +89,17 @@ export function createGuard(validator: AccessTokenValidator, options: GuardOptio
     try {
       claims = await validator.validate(extracted.token);
     } catch (err) {
-      if (err instanceof TokenRejected) return new InvalidTokenError(err.message, challenge);
-      throw err;
+      if (!(err instanceof TokenRejected)) throw err;
+      options.events?.emit({ type: 'token.rejected', reason: err.message, where: 'guard' });
+      return new InvalidTokenError(err.message, challenge);
     }
     const scopes = claims.scope === '' ? [] : claims.scope.split(' ');
     if (rule) {
       const denied = scopeError(rule, new Set(scopes), challenge);
-      if (denied) return denied;
+      if (denied) {
+        options.events?.emit({ type: 'scope.denied', clientId: claims.client_id, requested: rule.needed.join(' '), where: 'guard' });
+        return denied;
+      }
     }
     req.auth = { clientId: claims.client_id, scopes, claims, token: extracted.token };
     return null;

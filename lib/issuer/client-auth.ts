@@ -1,11 +1,13 @@
 import type { Request, RequestHandler } from 'express';
 import { Passport, Strategy } from 'passport';
 import { BasicStrategy } from 'passport-http';
-import { invalidClient, invalidRequest, temporarilyUnavailable } from '../errors';
+import { invalidClient, invalidRequest, temporarilyUnavailable, tooManyFailedAttempts } from '../errors';
+import type { AuditEvents } from '../events';
 import type { ClientCredentials, RegistryStore } from '../registry';
 import { isBasicAuthorization, parseBasicAuthorization } from './basic';
 import { HasherBusyError } from './bcrypt-pool';
 import type { SecretVerifier } from './secret-verifier';
+import type { FailureThrottle } from './throttle';
 
 /** Longest client_id we look up; longer ones are unknown by definition (ours are 22 characters). */
 const MAX_CLIENT_ID_LENGTH = 256;
@@ -66,6 +68,9 @@ export interface ClientAuthenticationDeps {
   store: RegistryStore;
   verifier: SecretVerifier;
   realm: string;
+  /** Failed-authentication throttle; none: no throttling. */
+  throttle?: FailureThrottle;
+  events: AuditEvents;
 }
 
 /** Which method the request used (RFC 6749 §2.3): exactly one is required. */
@@ -95,19 +100,46 @@ export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHan
 
   return (req, res, next) => {
     const method = authenticationMethod(req);
-    if (method === 'both') return next(invalidRequest('Use one client authentication method, not both (RFC 6749 §2.3).'));
-    if (method === 'none') return next(invalidClient(deps.realm, 'Client authentication is required.'));
+    const address = req.ip;
+    const requestId = res.locals.requestId as string | undefined;
+    const failed = (clientId: string | null, reason: 'invalid_credentials' | 'malformed' | 'missing'): void =>
+      deps.events.emit({ type: 'client.auth_failed', clientId, method, reason, address, requestId });
+    if (method === 'both') {
+      failed(null, 'malformed');
+      return next(invalidRequest('Use one client authentication method, not both (RFC 6749 §2.3).'));
+    }
+    if (method === 'none') {
+      failed(null, 'missing');
+      return next(invalidClient(deps.realm, 'Client authentication is required.'));
+    }
+    let clientId = (req.body as Record<string, string>).client_id ?? null;
     if (method === 'client_secret_basic') {
       const parsed = parseBasicAuthorization(req.headers.authorization);
-      if (parsed.kind === 'malformed') return next(invalidRequest(parsed.reason));
+      if (parsed.kind === 'malformed') {
+        failed(null, 'malformed');
+        return next(invalidRequest(parsed.reason));
+      }
+      if (parsed.kind === 'credentials') clientId = parsed.clientId;
     }
+    const keys = [`client:${clientId ?? ''}`, `addr:${address ?? ''}`];
+
     const done: Done = (err, client) => {
       if (err instanceof HasherBusyError) return next(temporarilyUnavailable('Too many authentication requests; retry later.', 1));
       if (err) return next(err);
-      if (!client) return next(invalidClient(deps.realm));
+      if (!client) {
+        failed(clientId, 'invalid_credentials');
+        return void (deps.throttle?.recordFailure(keys) ?? Promise.resolve()).then(() => next(invalidClient(deps.realm)), next);
+      }
       res.locals.client = client;
-      next();
+      void (deps.throttle?.recordSuccess(keys.slice(0, 1)) ?? Promise.resolve()).then(() => next(), next);
     };
-    passport.authenticate(method, { session: false }, done)(req, res, next);
+    const authenticate = (): void => passport.authenticate(method, { session: false }, done)(req, res, next);
+    if (!deps.throttle) return authenticate();
+    // Checked before any bcrypt work: a locked client or address costs nothing.
+    deps.throttle.retryAfter(keys).then((retryAfter) => {
+      if (retryAfter === 0) return authenticate();
+      deps.events.emit({ type: 'client.throttled', clientId, retryAfter, address, requestId });
+      next(tooManyFailedAttempts(retryAfter));
+    }, next);
   };
 }

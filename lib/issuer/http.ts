@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
 import { invalidRequest, OAuthError, respondWithError, serverError, TokenEndpointError } from '../errors';
+import { requestIdFrom } from '../events';
 import { parseForm } from './form';
 
 /** RFC 6749 §5.1: token responses must not be cached; we send it on every endpoint response, errors too. */
@@ -36,6 +37,22 @@ export function formBody(limitBytes: number): RequestHandler {
     });
   };
 }
+
+/** Gives each request an id for audit events and echoes it as X-Request-Id. */
+export const assignRequestId: RequestHandler = (req, res, next) => {
+  const id = requestIdFrom(req.headers['x-request-id']);
+  res.locals.requestId = id;
+  res.set('X-Request-Id', id);
+  next();
+};
+
+/**
+ * RFC 6749 §3.2 / §10.9 and RFC 9700: credentials and tokens only over TLS. req.secure honours
+ * Express's `trust proxy` setting, so X-Forwarded-Proto from a trusted proxy counts.
+ */
+export const requireHttps: RequestHandler = (req, _res, next) => {
+  next(req.secure ? undefined : invalidRequest('This endpoint requires HTTPS.'));
+};
 
 export function methodNotAllowed(allowed: string): RequestHandler {
   return (_req, res) => {

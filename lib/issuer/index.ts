@@ -5,3 +5,4 @@ export { SecretVerifier } from './secret-verifier';
 export { oauthErrorHandler, type ErrorHandlerOptions } from './http';
 export { parseBasicAuthorization, type BasicParse } from './basic';
 export { parseForm } from './form';
+export { MemoryFailureThrottle, type FailureThrottle, type ThrottleOptions } from './throttle';

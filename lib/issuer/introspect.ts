@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { AuditEvents } from '../events';
 import type { AccessTokenValidator } from '../tokens';
 import { authenticatedClient, liveClaims } from './token-lookup';
 
@@ -6,6 +7,7 @@ export interface IntrospectionConfig {
   validator: AccessTokenValidator;
   /** Scope that lets a client introspect other clients' tokens (a resource server's). */
   introspectScope: string;
+  events: AuditEvents;
 }
 
 /**
@@ -18,6 +20,13 @@ export function introspectEndpoint(config: IntrospectionConfig): RequestHandler 
     const caller = authenticatedClient(res.locals);
     liveClaims(config.validator, (req.body as Record<string, string>).token).then((claims) => {
       const allowed = claims !== null && (claims.client_id === caller.clientId || caller.scopes.includes(config.introspectScope));
+      config.events.emit({
+        type: 'token.introspected',
+        callerId: caller.clientId,
+        active: allowed,
+        jti: allowed ? claims.jti : undefined,
+        requestId: res.locals.requestId as string | undefined,
+      });
       if (!claims || !allowed) return void res.json({ active: false });
       res.json({
         active: true,

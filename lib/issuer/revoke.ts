@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import { unauthorizedClient, unsupportedTokenType } from '../errors';
+import type { AuditEvents } from '../events';
 import type { RegistryStore } from '../registry';
 import type { AccessTokenValidator } from '../tokens';
 import { authenticatedClient, liveClaims } from './token-lookup';
@@ -7,6 +8,7 @@ import { authenticatedClient, liveClaims } from './token-lookup';
 export interface RevocationConfig {
   store: RegistryStore;
   validator: AccessTokenValidator;
+  events: AuditEvents;
 }
 
 /**
@@ -26,6 +28,8 @@ export function revokeEndpoint(config: RevocationConfig): RequestHandler {
         if (!claims) return;
         if (claims.client_id !== caller.clientId) throw unauthorizedClient('The token was not issued to this client.');
         await config.store.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp });
+        const requestId = res.locals.requestId as string | undefined;
+        config.events.emit({ type: 'token.revoked', clientId: claims.client_id, jti: claims.jti, via: 'revocation_endpoint', requestId });
       })
       .then(() => res.status(200).end(), next);
   };

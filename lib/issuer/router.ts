@@ -3,13 +3,15 @@ import { unauthorizedClient } from '../errors';
 import type { RegistryStore } from '../registry';
 import type { AccessTokenValidator, Keyring, SigningAlgorithm } from '../tokens';
 import { clientAuthentication } from './client-auth';
-import { formBody, methodNotAllowed, noStore, oauthErrorHandler, type ErrorHandlerOptions } from './http';
+import type { AuditEvents } from '../events';
+import { assignRequestId, formBody, methodNotAllowed, noStore, oauthErrorHandler, requireHttps, type ErrorHandlerOptions } from './http';
 import { introspectEndpoint } from './introspect';
 import { jwksEndpoint } from './jwks';
 import { revokeEndpoint } from './revoke';
 import type { SecretVerifier } from './secret-verifier';
 import { checkGrantType, issueToken } from './token-endpoint';
 import { requireTokenParam } from './token-lookup';
+import type { FailureThrottle } from './throttle';
 import { TokenSigner } from './token-signer';
 
 export interface IssuerConfig extends ErrorHandlerOptions {
@@ -26,6 +28,10 @@ export interface IssuerConfig extends ErrorHandlerOptions {
   maxBodyBytes: number;
   jwksMaxAge: number;
   introspectScope: string;
+  /** Refuse plain HTTP on the token, introspection and revocation endpoints. */
+  requireHttps: boolean;
+  throttle?: FailureThrottle;
+  events: AuditEvents;
 }
 
 /** Introspection and revocation callers must be confidential clients that proved a secret. */
@@ -42,14 +48,21 @@ export function createTokenRouter(config: IssuerConfig): Router {
   const router = Router();
   const signer = new TokenSigner(config);
   const form = formBody(config.maxBodyBytes);
-  const authenticate = clientAuthentication({ store: config.store, verifier: config.secretVerifier, realm: config.realm });
+  const authenticate = clientAuthentication({
+    store: config.store,
+    verifier: config.secretVerifier,
+    realm: config.realm,
+    throttle: config.throttle,
+    events: config.events,
+  });
+  const transport: RequestHandler[] = config.requireHttps ? [requireHttps] : [];
   const post = (path: string, ...handlers: RequestHandler[]): void => {
-    router.use(path, noStore);
-    router.post(path, form, ...handlers);
+    router.use(path, assignRequestId, noStore);
+    router.post(path, ...transport, form, ...handlers);
     router.all(path, methodNotAllowed('POST'));
   };
 
-  post('/token', checkGrantType, authenticate, issueToken({ signer, tokenLifetime: config.tokenLifetime }));
+  post('/token', checkGrantType, authenticate, issueToken({ signer, tokenLifetime: config.tokenLifetime, events: config.events }));
   post('/introspect', requireTokenParam, authenticate, requireConfidential, introspectEndpoint(config));
   post('/revoke', requireTokenParam, authenticate, requireConfidential, revokeEndpoint(config));
   router.get('/jwks', jwksEndpoint(config.keyring, config.jwksMaxAge));

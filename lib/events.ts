@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+
+/**
+ * Audit events: a stable, typed schema. Events never carry a secret or a whole token (a token is
+ * named by its jti). `requestId` ties an event to its HTTP request (X-Request-Id, or generated).
+ */
+interface Base {
+  /** ISO 8601 time of the event. */
+  time: string;
+  requestId?: string;
+}
+
+export type AuditEvent = Base &
+  (
+    | { type: 'token.issued'; clientId: string; scope: string; jti: string; expiresAt: number; address?: string }
+    | { type: 'client.auth_failed'; clientId: string | null; method: string; reason: 'invalid_credentials' | 'malformed' | 'missing'; address?: string }
+    | { type: 'client.throttled'; clientId: string | null; retryAfter: number; address?: string }
+    | { type: 'scope.denied'; clientId: string; requested: string; where: 'token_endpoint' | 'guard' }
+    | { type: 'token.rejected'; reason: string; where: 'guard' }
+    | { type: 'token.introspected'; callerId: string; active: boolean; jti?: string }
+    | { type: 'token.revoked'; clientId: string; jti: string; via: 'revocation_endpoint' }
+    | { type: 'secret.rotated'; clientId: string; overlapSeconds: number }
+    | { type: 'key.rotated'; kid: string; alg: string; activatesAt: number }
+  );
+
+export type AuditEventType = AuditEvent['type'];
+export type AuditEventOf<T extends AuditEventType> = Extract<AuditEvent, { type: T }>;
+/** What callers pass to emit: the event without its time. */
+export type AuditEventInput = AuditEvent extends infer E ? (E extends AuditEvent ? Omit<E, 'time'> : never) : never;
+
+/**
+ * A typed emitter. Subscribe to one type, or to '*' for all (e.g. to log JSON lines).
+ * A listener that throws never breaks the request that emitted the event.
+ */
+export class AuditEvents {
+  private readonly emitter = new EventEmitter();
+
+  on<T extends AuditEventType>(type: T, listener: (event: AuditEventOf<T>) => void): this;
+  on(type: '*', listener: (event: AuditEvent) => void): this;
+  on(type: string, listener: (event: AuditEvent) => void): this {
+    this.emitter.on(type, listener);
+    return this;
+  }
+
+  off(type: AuditEventType | '*', listener: (event: AuditEvent) => void): this {
+    this.emitter.off(type, listener);
+    return this;
+  }
+
+  emit(input: AuditEventInput): void {
+    if (this.emitter.listenerCount(input.type) === 0 && this.emitter.listenerCount('*') === 0) return;
+    const event = { time: new Date().toISOString(), ...input } as AuditEvent;
+    for (const listener of [...this.emitter.listeners(input.type), ...this.emitter.listeners('*')]) {
+      try {
+        (listener as (e: AuditEvent) => void)(event);
+      } catch {
+        // An audit sink failing must not fail the request.
+      }
+    }
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** The caller's X-Request-Id when it is a sane token, else a fresh one. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomBytes(8).toString('hex');
+}

@@ -1,0 +1,85 @@
+/**
+ * Throttling of failed client authentication (RFC 6749 §10.10, RFC 9700 §4.16: make credential guessing
+ * expensive). Counters are keyed by strings such as "client:<id>" and "addr:<ip>"; the interface is
+ * asynchronous so a shared store can hold them for several instances later.
+ */
+export interface FailureThrottle {
+  /** Seconds until the first of `keys` stops being locked, or 0 when none is. */
+  retryAfter(keys: string[]): Promise<number>;
+  recordFailure(keys: string[]): Promise<void>;
+  /** A success clears the failures of these keys. */
+  recordSuccess(keys: string[]): Promise<void>;
+}
+
+export interface ThrottleOptions {
+  /** Failures of one client_id within the window that lock it for one window (default 10). */
+  maxFailuresPerClient?: number;
+  /** Failures from one source address within the window that lock it (default 50). */
+  maxFailuresPerAddress?: number;
+  /** Window and lockout length in seconds (default 300). */
+  windowSeconds?: number;
+  /** Most keys tracked; the oldest are forgotten beyond it (default 100,000). */
+  maxKeys?: number;
+}
+
+interface Counter {
+  failures: number;
+  windowStart: number;
+  lockedUntil: number;
+}
+
+/** In-memory fixed-window counters with lockout, bounded in size. */
+export class MemoryFailureThrottle implements FailureThrottle {
+  private readonly counters = new Map<string, Counter>();
+  private readonly perClient: number;
+  private readonly perAddress: number;
+  private readonly windowMs: number;
+  private readonly maxKeys: number;
+
+  constructor(options: ThrottleOptions = {}, private readonly now: () => number = Date.now) {
+    this.perClient = options.maxFailuresPerClient ?? 10;
+    this.perAddress = options.maxFailuresPerAddress ?? 50;
+    this.windowMs = (options.windowSeconds ?? 300) * 1000;
+    this.maxKeys = options.maxKeys ?? 100_000;
+  }
+
+  async retryAfter(keys: string[]): Promise<number> {
+    const now = this.now();
+    let wait = 0;
+    for (const key of keys) {
+      const c = this.counters.get(key);
+      if (c && c.lockedUntil > now) wait = Math.max(wait, Math.ceil((c.lockedUntil - now) / 1000));
+    }
+    return wait;
+  }
+
+  async recordFailure(keys: string[]): Promise<void> {
+    const now = this.now();
+    for (const key of keys) {
+      let c = this.counters.get(key);
+      if (!c || now - c.windowStart >= this.windowMs) {
+        c = { failures: 0, windowStart: now, lockedUntil: 0 };
+        this.track(key, c);
+      }
+      c.failures++;
+      if (c.failures >= this.limitFor(key)) c.lockedUntil = now + this.windowMs;
+    }
+  }
+
+  async recordSuccess(keys: string[]): Promise<void> {
+    for (const key of keys) this.counters.delete(key);
+  }
+
+  private limitFor(key: string): number {
+    return key.startsWith('client:') ? this.perClient : this.perAddress;
+  }
+
+  private track(key: string, counter: Counter): void {
+    this.counters.delete(key);
+    if (this.counters.size >= this.maxKeys) {
+      const oldest = this.counters.keys().next();
+      if (!oldest.done) this.counters.delete(oldest.value);
+    }
+    this.counters.set(key, counter);
+  }
+}
