@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// The `ccgate` command: manages the registry file the server reads (groups, clients, revocations, keys).
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_BCRYPT_COST, RegistryError } from '../registry';
+import { integerArg } from './args';
+import { registerClientCommands } from './commands/client';
+import { registerGroupCommands } from './commands/group';
+import { registerKeyCommands } from './commands/key';
+import { registerTokenCommands } from './commands/token';
+import { CliError, EXIT_REFUSED, EXIT_USAGE } from './errors';
+import { printNotice } from './output';
+
+const HELP_AFTER = `
+Environment:
+  CCGATE_DB             registry file, when --db is not given
+  CCGATE_BCRYPT_COST    bcrypt cost for new secrets, when --bcrypt-cost is not given
+  CCGATE_CLIENT_SECRET  secret for "client create" / "client rotate-secret", when --secret is not given
+
+Global options may come before or after the command. Exit status: 0 ok, 1 refused (not found,
+conflict, invalid value), 2 usage error.
+
+Examples:
+  $ export CCGATE_DB=/var/lib/ccgate/registry.db
+  $ ccgate group create reporting --scopes "reports:read reports:write"
+  $ ccgate client create "billing service" --groups reporting
+  $ ccgate client show <client_id> --json
+  $ ccgate client rotate-secret <client_id> --overlap 24h
+  $ ccgate token revoke <access_token>
+  $ ccgate --db registry.db key rotate --alg ES256 --lead 1h
+`;
+
+export function createProgram(): Command {
+  // Settings made here before .command() are inherited by every subcommand.
+  const program = new Command('ccgate')
+    .description('Administer a ccgate registry: groups of scopes, clients, token revocations and signing keys.')
+    .addOption(new Option('--db <path>', 'registry SQLite file (the one the server uses)').env('CCGATE_DB'))
+    .addOption(
+      new Option('--bcrypt-cost <n>', 'bcrypt cost for new client secrets (4-15)')
+        .env('CCGATE_BCRYPT_COST')
+        .argParser(integerArg)
+        .default(DEFAULT_BCRYPT_COST),
+    )
+    .option('--json', 'print JSON for machines instead of text')
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText('after', HELP_AFTER);
+  registerGroupCommands(program);
+  registerClientCommands(program);
+  registerTokenCommands(program);
+  registerKeyCommands(program);
+  return program;
+}
+
+/** Exit status for an error; expected errors print one line, never a stack trace. */
+function report(err: unknown): number {
+  // commander has already printed its own message (or the help).
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+  if (err instanceof CliError) {
+    printNotice(`error: ${err.message}`);
+    return err.exitCode;
+  }
+  if (err instanceof RegistryError) {
+    printNotice(`error: ${err.message}`);
+    return EXIT_REFUSED;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  printNotice(`error: unexpected failure: ${message.split('\n')[0]}`);
+  return 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    return report(err);
+  }
+}
+
+if (require.main === module) {
+  // exitCode, not exit(): lets stdout drain first.
+  void main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

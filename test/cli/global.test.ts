@@ -1,0 +1,123 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, tempDb, type GroupJson, type TempDb } from './helpers';
+
+let t: TempDb;
+beforeEach(() => {
+  t = tempDb();
+});
+afterEach(() => t.cleanup());
+
+describe('help', () => {
+  test('top-level help documents commands, global options and environment variables', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    for (const text of ['group', 'client', 'token', 'key', '--db <path>', '--bcrypt-cost', '--json', 'CCGATE_DB', 'CCGATE_BCRYPT_COST', 'CCGATE_CLIENT_SECRET', 'Examples:']) {
+      expect(r.stdout).toContain(text);
+    }
+  });
+
+  test.each([
+    ['group', 'create'], ['group', 'list'], ['group', 'show'], ['group', 'add-scope'], ['group', 'remove-scope'], ['group', 'delete'],
+    ['client', 'create'], ['client', 'list'], ['client', 'show'], ['client', 'disable'], ['client', 'enable'],
+    ['client', 'rotate-secret'], ['client', 'delete'], ['client', 'add-group'], ['client', 'remove-group'],
+    ['token', 'revoke'], ['token', 'prune'], ['key', 'list'], ['key', 'rotate'], ['key', 'prune'],
+  ])('ccgate %s %s --help', (group, command) => {
+    const r = run([group, command, '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`Usage: ccgate ${group} ${command}`);
+    expect(r.stdout).toContain('--db <path>'); // global options are shown on every command
+  });
+
+  test('secret-taking commands document the ways to pass a secret', () => {
+    for (const command of ['create', 'rotate-secret']) {
+      const r = run(['client', command, '--help']);
+      expect(r.stdout).toContain('--secret <secret>');
+      expect(r.stdout).toContain('--secret-stdin');
+      expect(r.stdout).toContain('CCGATE_CLIENT_SECRET');
+      expect(r.stdout).toContain('Examples:');
+    }
+  });
+
+  test('a command group without a subcommand shows help and is a usage error', () => {
+    const r = run(['group']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('Usage: ccgate group');
+  });
+});
+
+describe('choosing the database', () => {
+  test('--db before the subcommand', () => {
+    expect(run(['--db', t.db, 'group', 'create', 'a', '--scopes', 'x']).status).toBe(0);
+    expect(t.json<GroupJson[]>(['group', 'list']).map((g) => g.name)).toEqual(['a']);
+  });
+
+  test('--db after the subcommand, even after its own options and arguments', () => {
+    expect(run(['group', 'create', 'a', '--scopes', 'x y', '--db', t.db]).status).toBe(0);
+    const r = run(['group', 'list', '--json', '--db', t.db]);
+    expect(r.status).toBe(0);
+    expect((JSON.parse(r.stdout) as GroupJson[])[0]).toMatchObject({ name: 'a', scopes: ['x', 'y'] });
+  });
+
+  test('CCGATE_DB, and --db wins over it', async () => {
+    expect(run(['group', 'create', 'from-env'], { env: { CCGATE_DB: t.db } }).status).toBe(0);
+    const other = join(t.dir, 'other.db');
+    expect(run(['group', 'create', 'from-flag', '--db', other], { env: { CCGATE_DB: t.db } }).status).toBe(0);
+    expect(await t.withRegistry(async (r) => (await r.listGroups()).map((g) => g.name))).toEqual(['from-env']);
+  });
+
+  test('neither --db nor CCGATE_DB is a usage error', () => {
+    const r = run(['group', 'list']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('no registry database: pass --db PATH or set CCGATE_DB');
+    expect(r.stdout).toBe('');
+  });
+
+  test('a read-only command refuses a missing file instead of creating an empty one', () => {
+    const r = t.cli(['client', 'list']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`error: registry database "${t.db}" does not exist\n`);
+    expect(existsSync(t.db)).toBe(false);
+  });
+
+  test('a file that is not a database: one line, no stack trace, exit 1', () => {
+    writeFileSync(t.db, 'this is not sqlite, just some text that is long enough to be read as a header'.repeat(10));
+    const r = t.cli(['group', 'list']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot open registry database ".*": .+\n$/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('bcrypt cost', () => {
+  const hashOf = (id: string) => t.withRegistry(async (r) => (await r.findClientCredentials(id))?.secretHashes[0]);
+
+  test('--bcrypt-cost and CCGATE_BCRYPT_COST set the cost of new secrets', async () => {
+    const a = JSON.parse(run(['--db', t.db, '--bcrypt-cost', '5', '--json', 'client', 'create', 'a']).stdout) as { client_id: string };
+    const b = JSON.parse(run(['--db', t.db, '--json', 'client', 'create', 'b'], { env: { CCGATE_BCRYPT_COST: '4' } }).stdout) as { client_id: string };
+    expect(await hashOf(a.client_id)).toMatch(/^\$2[ab]\$05\$/);
+    expect(await hashOf(b.client_id)).toMatch(/^\$2[ab]\$04\$/);
+  });
+
+  test('an out-of-range cost is refused; a non-number is a usage error', () => {
+    const outOfRange = run(['--db', t.db, '--bcrypt-cost', '99', 'group', 'create', 'g']);
+    expect(outOfRange.status).toBe(1);
+    expect(outOfRange.stderr).toContain('bcrypt cost must be an integer from 4 to 15');
+    const notNumber = run(['--db', t.db, 'group', 'list'], { env: { CCGATE_BCRYPT_COST: 'ten' } });
+    expect(notNumber.status).toBe(2);
+    expect(notNumber.stderr).toContain('CCGATE_BCRYPT_COST');
+  });
+});
+
+describe('usage errors', () => {
+  test.each([
+    [['frobnicate'], "unknown command 'frobnicate'"],
+    [['group', 'create'], "missing required argument 'name'"],
+    [['group', 'list', '--bogus'], "unknown option '--bogus'"],
+    [['client', 'show'], "missing required argument 'id'"],
+  ])('%j', (args, message) => {
+    const r = t.cli(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+});
