@@ -27,7 +27,13 @@ export function hashSecret(secret: string, cost: number): Promise<string> {
   return bcrypt.hash(secret, cost);
 }
 
-/** A fresh client id: 16 random bytes, base64url (URL- and header-safe, unguessable). */
+/**
+ * A fresh client id: 16 random bytes, base64url (URL- and header-safe, unguessable), redrawn when it
+ * would start with '-' or '_' so it never reads as a command-line option.
+ */
 export function generateClientId(): string {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
 }

@@ -1,0 +1,112 @@
+/**
+ * Runs the sample app: `npm start` (builds, then runs dist/sample-app/server.js).
+ *
+ *   PORT             TCP port (default 3000; 0 picks a free one)
+ *   HOST             bind address (default 127.0.0.1)
+ *   CCGATE_DB        registry file (default sample-app/ccgate.db in the repository)
+ *   CCGATE_ISSUER    issuer, used verbatim (default http://localhost:$PORT; no trailing "/")
+ *   CCGATE_AUDIENCE  token audience (default: the issuer)
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSampleApp, seedDemo, type SampleApp } from './app';
+import { ConfigError, issuerFor, listeningUrl, localBaseUrl, readServerConfig, startupText, type ServerConfig } from './startup';
+
+const out = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+const fail = (text: string): void => {
+  process.stderr.write(`ccgate sample app: ${text}\n`);
+  process.exitCode = 1;
+};
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function listenError(err: unknown, config: ServerConfig): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${config.host}:${config.port}`;
+  if (code === 'EADDRINUSE') return `cannot listen on ${where}: the port is already in use. Set PORT to another port (PORT=0 picks a free one).`;
+  if (code === 'EACCES') return `cannot listen on ${where}: permission denied. Use a PORT above 1023.`;
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return `cannot listen on ${where}: HOST "${config.host}" is not an address of this machine.`;
+  }
+  return `cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+async function main(): Promise<void> {
+  let config: ServerConfig;
+  try {
+    config = readServerConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) return fail(err.message);
+    throw err;
+  }
+
+  // Listen first, so that with PORT=0 the default issuer names the port actually bound.
+  const server = createServer();
+  let address: AddressInfo;
+  try {
+    address = await listen(server, config.port, config.host);
+  } catch (err) {
+    return fail(listenError(err, config));
+  }
+
+  let sample: SampleApp | undefined;
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals): Promise<void> => {
+    stopping = true;
+    out(`${signal} received: shutting down.`);
+    // Stop accepting; idle keep-alive connections close now, busy ones after their response (or 5 s).
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const force = setTimeout(() => server.closeAllConnections(), 5000);
+    await closed;
+    clearTimeout(force);
+    try {
+      await sample?.auth.close();
+    } catch (err) {
+      fail(`error while closing the registry: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    out('Stopped.');
+    // Everything is closed, so the process ends by itself; this only guards against a stray handle.
+    setTimeout(() => process.exit(), 2000).unref();
+  };
+  // `once`: a second Ctrl-C during shutdown takes Node's default action and ends the process at once.
+  process.once('SIGINT', (signal) => void stop(signal));
+  process.once('SIGTERM', (signal) => void stop(signal));
+
+  const issuer = issuerFor(config, address.port);
+  try {
+    sample = createSampleApp({ dbPath: config.dbPath, issuer, audience: config.audience });
+    server.on('request', sample.app);
+    const seed = await seedDemo(sample.auth);
+    if (stopping) return;
+    out(
+      startupText({
+        config,
+        issuer,
+        audience: config.audience ?? issuer,
+        baseUrl: localBaseUrl(config.host, address.port),
+        seed,
+      }),
+    );
+    out(`Listening on ${listeningUrl(address.address, address.port)} (Ctrl-C to stop)`);
+  } catch (err) {
+    if (stopping) return;
+    fail(`cannot start with registry ${config.dbPath}: ${err instanceof Error ? err.message : String(err)}`);
+    server.close();
+    await sample?.auth.close().catch(() => undefined);
+  }
+}
+
+main().catch((err: unknown) => {
+  fail(err instanceof Error ? (err.stack ?? err.message) : String(err));
+});

@@ -1,0 +1,180 @@
+/** What server.ts reads from the environment, and what it prints. Pure functions, so tests can call them. */
+import path from 'node:path';
+import { defaultDbPath, READER_GROUP, WRITER_GROUP, type SeedResult } from './app';
+
+export interface ServerConfig {
+  /** TCP port; 0 lets the system pick a free one. */
+  port: number;
+  /** Bind address. */
+  host: string;
+  /** Absolute path of the registry file. */
+  dbPath: string;
+  /** CCGATE_ISSUER, or undefined for http://localhost:<port>. */
+  issuer?: string;
+  /** CCGATE_AUDIENCE, or undefined for the issuer. */
+  audience?: string;
+}
+
+/** A setting the user must fix; the message says how. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** An unset or empty variable is undefined. */
+function setting(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+export function parsePort(value: string | undefined): number {
+  if (value === undefined) return 3000;
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new ConfigError(`Invalid PORT "${value}": use a whole number from 1 to 65535 (or 0 for any free port).`);
+  }
+  return port;
+}
+
+/** The issuer is the `iss` of every token, compared exactly: refuse what would surprise later. */
+export function checkIssuer(issuer: string): string {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError(`Invalid CCGATE_ISSUER "${issuer}": use an absolute URL such as http://localhost:3000.`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`Invalid CCGATE_ISSUER "${issuer}": it must start with https:// (or http:// for local development).`);
+  }
+  if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
+    throw new ConfigError(`Invalid CCGATE_ISSUER "${issuer}": an issuer has no query or fragment (RFC 8414 §2).`);
+  }
+  if (issuer.endsWith('/')) {
+    throw new ConfigError(
+      `Invalid CCGATE_ISSUER "${issuer}": remove the trailing "/". The issuer is used verbatim as the tokens' "iss", ` +
+        `and "${issuer}" and "${issuer.replace(/\/+$/, '')}" are different issuers; use CCGATE_ISSUER=${issuer.replace(/\/+$/, '')}`,
+    );
+  }
+  return issuer;
+}
+
+export function readServerConfig(env: Env = process.env): ServerConfig {
+  const port = parsePort(setting(env, 'PORT'));
+  const host = setting(env, 'HOST') ?? '127.0.0.1';
+  const db = setting(env, 'CCGATE_DB');
+  const issuer = setting(env, 'CCGATE_ISSUER');
+  return {
+    port,
+    host,
+    dbPath: db === undefined ? defaultDbPath() : path.resolve(db),
+    issuer: issuer === undefined ? undefined : checkIssuer(issuer),
+    audience: setting(env, 'CCGATE_AUDIENCE'),
+  };
+}
+
+/** The issuer when CCGATE_ISSUER is unset: http://localhost:<the port actually bound>. */
+export function issuerFor(config: ServerConfig, boundPort: number): string {
+  return config.issuer ?? `http://localhost:${boundPort}`;
+}
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', '::']);
+
+/** A URL to reach the server from this machine (for the printed curl commands). */
+export function localBaseUrl(host: string, port: number): string {
+  if (LOCAL_HOSTS.has(host)) return `http://localhost:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** The address the server is bound to, as a URL. */
+export function listeningUrl(address: string, port: number): string {
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+/** Quotes a word for a POSIX shell when it needs it. */
+export function shellQuote(word: string): string {
+  return /^[A-Za-z0-9_\/.,:@%+=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface StartupInfo {
+  config: ServerConfig;
+  issuer: string;
+  audience: string;
+  /** Where this machine reaches the server, e.g. http://localhost:3000. */
+  baseUrl: string;
+  seed: SeedResult;
+}
+
+/** The CLI command line prefix for this registry file. */
+function cli(dbPath: string): string {
+  return `npx ccgate --db ${shellQuote(dbPath)}`;
+}
+
+/** Everything server.ts prints before the "Listening on" line. */
+export function startupText(info: StartupInfo): string {
+  const { config, seed, baseUrl } = info;
+  const lines = [
+    'ccgate sample app',
+    `  registry  ${config.dbPath}`,
+    `  issuer    ${info.issuer}`,
+    ...(info.audience !== info.issuer ? [`  audience  ${info.audience}`] : []),
+    '',
+  ];
+  if (!seed.created) {
+    lines.push(
+      `The registry already has ${seed.clientCount} client${seed.clientCount === 1 ? '' : 's'}, so no demo client was created.`,
+      'List them with the CLI (from the repository folder):',
+      '',
+      `  ${cli(config.dbPath)} client list`,
+      '',
+      'A secret is shown only when it is created. To issue a new one for a client:',
+      '',
+      `  ${cli(config.dbPath)} client rotate-secret <client_id>`,
+      '',
+      `To start over with a fresh demo client, stop the server and delete ${config.dbPath} (and its -wal/-shm files).`,
+      '',
+    );
+    return lines.join('\n');
+  }
+  const token = `${baseUrl}/oauth/token`;
+  const reports = `${baseUrl}/api/reports`;
+  lines.push(
+    'The registry was empty, so this first start created:',
+    `  group   ${READER_GROUP}  (scope reports:read)`,
+    `  group   ${WRITER_GROUP}  (scope reports:write)`,
+    `  client  "demo client" in ${READER_GROUP}`,
+    '',
+    `  client_id:     ${seed.clientId}`,
+    `  client_secret: ${seed.clientSecret}`,
+    '',
+    'The secret is shown only this once (the registry keeps a bcrypt hash). Copy it now.',
+    '',
+    'Try it: paste these into another shell.',
+    '',
+    `  ID='${seed.clientId}'`,
+    `  SECRET='${seed.clientSecret}'`,
+    '',
+    '  # 1. Get an access token (HTTP Basic client authentication)',
+    `  curl -s -u "$ID:$SECRET" -d grant_type=client_credentials ${token}`,
+    '',
+    '  # 2. Keep a token in $TOKEN and call the API with it: 200',
+    `  TOKEN=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials ${token} | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).access_token')`,
+    `  curl -s -H "Authorization: Bearer $TOKEN" ${reports}`,
+    '',
+    '  # 3. Without a token: 401 and a WWW-Authenticate challenge',
+    `  curl -si ${reports}`,
+    '',
+    '  # 4. Writing needs reports:write, which this client lacks: 403 insufficient_scope',
+    `  curl -si -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"title":"Q3 churn"}' ${reports}`,
+    '',
+    `  # 5. Add the client to ${WRITER_GROUP} with the CLI (from the repository folder),`,
+    '  #    then get a new token as in step 2 and repeat step 4: 201',
+    `  ${cli(config.dbPath)} client add-group ${seed.clientId} ${WRITER_GROUP}`,
+    '',
+  );
+  return lines.join('\n');
+}
