@@ -231,7 +231,10 @@ describe('built sample server (dist/sample-app/server.js)', () => {
       const exit = await running.exited;
       expect(exit).toEqual({ code: 0, signal: null });
       expect(running.stdout()).toContain('Stopped.');
-      expect(running.stderr()).toBe('');
+      // stderr holds only the audit log: JSON lines, no fault.
+      const logged = running.stderr().trim().split('\n').map((line) => JSON.parse(line) as { type?: string; level?: string });
+      expect(logged.map((e) => e.type)).toContain('token.issued');
+      expect(logged.filter((e) => e.level === 'error')).toEqual([]);
     } finally {
       if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
       await running.exited;

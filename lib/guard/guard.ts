@@ -10,7 +10,7 @@ import {
   type BearerChallenge,
   type OAuthError,
 } from '../errors';
-import type { AuditEvents } from '../events';
+import { requestIdFrom, type AuditEvents } from '../events';
 import { isScopeToken } from '../scope';
 import { TokenRejected, type AccessTokenClaims } from '../tokens';
 import { extractBearerToken } from './bearer';
@@ -80,8 +80,21 @@ export function createGuard(validator: AccessTokenValidator, options: GuardOptio
       ? (err: OAuthError, _res: Response, next: NextFunction) => next(err)
       : (err: OAuthError, res: Response) => respondWithError(res, err);
 
+  /**
+   * The request id for an audit event: one an earlier middleware assigned, else the caller's sane
+   * X-Request-Id, else a fresh one, echoed in X-Request-Id. Only refusals pay for it.
+   */
+  function requestIdOf(req: Request, res: Response): string {
+    const assigned: unknown = res.locals.requestId;
+    if (typeof assigned === 'string') return assigned;
+    const id = requestIdFrom(req.headers['x-request-id']);
+    res.locals.requestId = id;
+    if (!res.headersSent && !res.hasHeader('X-Request-Id')) res.setHeader('X-Request-Id', id);
+    return id;
+  }
+
   /** RFC 6750 §3.1: which error a request earns, or null with req.auth set. */
-  async function check(req: Request, rule: ScopeRule): Promise<OAuthError | null> {
+  async function check(req: Request, res: Response, rule: ScopeRule): Promise<OAuthError | null> {
     const extracted = extractBearerToken(req);
     if (extracted.kind === 'none') return new MissingTokenError(challenge);
     if (extracted.kind === 'malformed') return new InvalidBearerRequestError(extracted.reason, challenge);
@@ -90,14 +103,20 @@ export function createGuard(validator: AccessTokenValidator, options: GuardOptio
       claims = await validator.validate(extracted.token);
     } catch (err) {
       if (!(err instanceof TokenRejected)) throw err;
-      options.events?.emit({ type: 'token.rejected', reason: err.message, where: 'guard' });
+      options.events?.emit({ type: 'token.rejected', reason: err.message, where: 'guard', requestId: requestIdOf(req, res) });
       return new InvalidTokenError(err.message, challenge);
     }
     const scopes = claims.scope === '' ? [] : claims.scope.split(' ');
     if (rule) {
       const denied = scopeError(rule, new Set(scopes), challenge);
       if (denied) {
-        options.events?.emit({ type: 'scope.denied', clientId: claims.client_id, requested: rule.needed.join(' '), where: 'guard' });
+        options.events?.emit({
+          type: 'scope.denied',
+          clientId: claims.client_id,
+          requested: rule.needed.join(' '),
+          where: 'guard',
+          requestId: requestIdOf(req, res),
+        });
         return denied;
       }
     }
@@ -107,7 +126,7 @@ export function createGuard(validator: AccessTokenValidator, options: GuardOptio
 
   function middleware(rule: ScopeRule): RequestHandler {
     return (req, res, next) => {
-      check(req, rule).then(
+      check(req, res, rule).then(
         (err) => (err ? fail(err, res, next) : next()),
         (fault: unknown) => {
           // Not the caller's fault: the issuer is unreachable (503), or something broke (a bare 500, no stack trace).

@@ -48,6 +48,8 @@ export class RemoteJwks implements VerificationKeys {
   private fetchedAt = -Infinity;
   private attemptedAt = -Infinity;
   private inFlight: Promise<void> | null = null;
+  /** Why the last fetch failed; null once one succeeds. */
+  private lastError: unknown = null;
   private jwksUri: string | undefined;
   private readonly fetchImpl: FetchLike;
   private readonly cooldownMs: number;
@@ -66,12 +68,17 @@ export class RemoteJwks implements VerificationKeys {
     const now = Date.now();
     const stale = now - this.fetchedAt > this.maxAgeMs;
     const cooled = now - this.attemptedAt >= this.cooldownMs;
-    if ((stale || !this.keys.has(kid)) && cooled) {
-      await this.refresh().catch((err: unknown) => {
-        // Issuer down: keep serving with the keys we hold; with none at all we cannot judge.
-        if (this.keys.size === 0) throw err;
-      });
+    const known = this.keys.has(kid);
+    if ((stale || !known) && cooled) {
+      // Issuer down: keep serving with the keys we hold (the failure is kept in lastError).
+      await this.refresh().catch(() => undefined);
+    } else if (!known && this.inFlight) {
+      // A fetch started by a concurrent request (it opened the cooldown) may bring this kid: wait for it.
+      await this.inFlight.catch(() => undefined);
     }
+    // With no keys at all we cannot judge any token: 503, also while the cooldown holds off a retry
+    // (otherwise every request in the cooldown would read as a bad token, 401).
+    if (this.keys.size === 0 && this.lastError !== null) throw this.lastError;
     return this.keys.get(kid);
   }
 
@@ -88,9 +95,15 @@ export class RemoteJwks implements VerificationKeys {
   private async load(): Promise<void> {
     this.attemptedAt = Date.now();
     this.fetchCount++;
-    this.jwksUri ??= (await discover(this.fetchImpl, this.options.issuer, this.timeoutMs)).jwksUri;
-    if (!this.jwksUri) throw new IssuerUnavailableError('the issuer metadata has no jwks_uri');
-    this.keys = parseKeySet(await fetchJson(this.fetchImpl, this.jwksUri, this.timeoutMs), this.options.algorithms);
-    this.fetchedAt = Date.now();
+    try {
+      this.jwksUri ??= (await discover(this.fetchImpl, this.options.issuer, this.timeoutMs)).jwksUri;
+      if (!this.jwksUri) throw new IssuerUnavailableError('the issuer metadata has no jwks_uri');
+      this.keys = parseKeySet(await fetchJson(this.fetchImpl, this.jwksUri, this.timeoutMs), this.options.algorithms);
+      this.fetchedAt = Date.now();
+      this.lastError = null;
+    } catch (err) {
+      this.lastError = err;
+      throw err;
+    }
   }
 }

@@ -33,7 +33,7 @@ export function parseBasicAuthorization(header: string | undefined): BasicParse 
   }
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon === -1) return { kind: 'malformed', reason: 'The Basic credentials have no ":" separator.' };
+  if (colon === -1) return { kind: 'malformed', reason: 'The Basic credentials have no colon separator.' };
   const clientId = formDecode(decoded.slice(0, colon));
   const clientSecret = formDecode(decoded.slice(colon + 1));
   if (clientId === null || clientSecret === null) {

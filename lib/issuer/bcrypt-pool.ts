@@ -66,7 +66,9 @@ export class BcryptPool implements SecretHasher {
   compare(secret: string, hashes: string[]): Promise<boolean> {
     if (this.closed) return Promise.reject(new Error('bcrypt pool closed'));
     if (this.slots.length === 0) return this.compareInline(secret, hashes);
-    if (this.queue.length >= this.maxQueue) return Promise.reject(new HasherBusyError());
+    // Only compares that would wait count against maxQueue: an idle worker always takes one.
+    const idle = this.slots.some((s) => s.job === null);
+    if (!idle && this.queue.length >= this.maxQueue) return Promise.reject(new HasherBusyError());
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, secret, hashes, resolve, reject });
       this.dispatch();
@@ -76,12 +78,18 @@ export class BcryptPool implements SecretHasher {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.queue.splice(0)) job.reject(new Error('bcrypt pool closed'));
+    // Compares running in a worker being terminated would otherwise never settle.
+    for (const slot of this.slots) {
+      slot.job?.reject(new Error('bcrypt pool closed'));
+      slot.job = null;
+    }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
   /** workers: 0: bcryptjs's async mode, which still computes on the main thread (in slices). */
   private async compareInline(secret: string, hashes: string[]): Promise<boolean> {
-    if (this.pendingInline >= this.maxQueue) throw new HasherBusyError();
+    // One compare counts as running, the rest as waiting (the same bound as with workers).
+    if (this.pendingInline > this.maxQueue) throw new HasherBusyError();
     this.pendingInline++;
     try {
       for (const hash of hashes) if (await bcrypt.compare(secret, hash)) return true;

@@ -106,7 +106,7 @@ export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHan
       deps.events.emit({ type: 'client.auth_failed', clientId, method, reason, address, requestId });
     if (method === 'both') {
       failed(null, 'malformed');
-      return next(invalidRequest('Use one client authentication method, not both (RFC 6749 §2.3).'));
+      return next(invalidRequest('Use one client authentication method, not both (RFC 6749 section 2.3).'));
     }
     if (method === 'none') {
       failed(null, 'missing');
@@ -123,15 +123,28 @@ export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHan
     }
     const keys = [`client:${clientId ?? ''}`, `addr:${address ?? ''}`];
 
+    /** The answer to a verified attempt, once the throttle has had its say (undefined: authenticated). */
+    const conclude = async (client: ClientCredentials | null): Promise<unknown> => {
+      // Attempts let in before a lock engaged can finish after it (parallel guesses): their outcome is
+      // withheld, right or wrong, so a burst learns no more answers than the limit allows.
+      const lockedFor = deps.throttle ? await deps.throttle.retryAfter(keys) : 0;
+      if (!client) {
+        failed(clientId, 'invalid_credentials');
+        await deps.throttle?.recordFailure(keys);
+      }
+      if (lockedFor > 0) {
+        deps.events.emit({ type: 'client.throttled', clientId, retryAfter: lockedFor, address, requestId });
+        return tooManyFailedAttempts(lockedFor);
+      }
+      if (!client) return invalidClient(deps.realm);
+      res.locals.client = client;
+      await deps.throttle?.recordSuccess(keys.slice(0, 1));
+      return undefined;
+    };
     const done: Done = (err, client) => {
       if (err instanceof HasherBusyError) return next(temporarilyUnavailable('Too many authentication requests; retry later.', 1));
       if (err) return next(err);
-      if (!client) {
-        failed(clientId, 'invalid_credentials');
-        return void (deps.throttle?.recordFailure(keys) ?? Promise.resolve()).then(() => next(invalidClient(deps.realm)), next);
-      }
-      res.locals.client = client;
-      void (deps.throttle?.recordSuccess(keys.slice(0, 1)) ?? Promise.resolve()).then(() => next(), next);
+      conclude(client || null).then((outcome) => next(outcome), next);
     };
     const authenticate = (): void => passport.authenticate(method, { session: false }, done)(req, res, next);
     if (!deps.throttle) return authenticate();

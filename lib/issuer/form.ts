@@ -8,15 +8,18 @@ export function parseForm(body: string): Map<string, string> {
   const params = new Map<string, string>();
   const seen = new Set<string>();
   for (const [name, value] of new URLSearchParams(body)) {
-    if (seen.has(name)) throw invalidRequest(`The "${printable(name)}" parameter is repeated.`);
+    if (seen.has(name)) throw invalidRequest(`The ${printable(name)} parameter is repeated.`);
     seen.add(name);
     if (value !== '') params.set(name, value);
   }
   return params;
 }
 
-/** A parameter name safe to echo in an error description. */
+/**
+ * A parameter name safe to echo in an error description: RFC 6749 §5.2 allows only
+ * %x20-21 / %x23-5B / %x5D-7E there, so no double quote or backslash either.
+ */
 function printable(name: string): string {
-  const clean = name.replace(/[^\x21-\x7e]/g, '?');
+  const clean = name.replace(/[^\x21\x23-\x5b\x5d-\x7e]/g, '?');
   return clean.length > 40 ? `${clean.slice(0, 40)}...` : clean;
 }

@@ -1,4 +1,4 @@
-import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { invalidRequest, OAuthError, respondWithError, serverError, TokenEndpointError } from '../errors';
 import { requestIdFrom } from '../events';
 import { parseForm } from './form';
@@ -23,8 +23,16 @@ function toRecord(params: Map<string, string>): Record<string, string> {
 export function formBody(limitBytes: number): RequestHandler {
   const readText = express.text({ type: 'application/x-www-form-urlencoded', limit: limitBytes, defaultCharset: 'utf-8' });
   return (req, res, next) => {
+    // Refused without reading the body: close the connection rather than let Node drain the body.
     if (!req.is('application/x-www-form-urlencoded')) {
+      if (hasUnreadBody(req)) res.set('Connection', 'close');
       return next(invalidRequest('The request body must be application/x-www-form-urlencoded.'));
+    }
+    // body-parser reads (and discards) a declared-too-large body to its end before answering 413:
+    // a client announcing gigabytes would be read for as long as it keeps sending. Refuse it at once.
+    if (declaredLength(req) > limitBytes) {
+      res.set('Connection', 'close');
+      return next(new TokenEndpointError(413, 'invalid_request', 'The request body is too large.'));
     }
     readText(req, res, (err?: unknown) => {
       if (err) return next(err);
@@ -36,6 +44,17 @@ export function formBody(limitBytes: number): RequestHandler {
       }
     });
   };
+}
+
+function hasUnreadBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+}
+
+/** Content-Length of an identity-encoded body (a compressed one is limited after inflating), else 0. */
+function declaredLength(req: Request): number {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  const length = Number(req.headers['content-length']);
+  return encoding === 'identity' && Number.isFinite(length) ? length : 0;
 }
 
 /** Gives each request an id for audit events and echoes it as X-Request-Id. */
@@ -66,10 +85,16 @@ interface BodyParserError {
   status?: unknown;
 }
 
-/** body-parser's errors as OAuth errors: an over-long body is 413, anything else unreadable 400. */
+/**
+ * body-parser's errors as OAuth errors: an over-long body is 413, anything else unreadable 400.
+ * Most carry a `type`; a corrupt compressed body (zlib error) carries only an http-errors 4xx status.
+ */
 function fromBodyParser(err: BodyParserError): OAuthError | null {
-  if (typeof err.type !== 'string') return null;
-  if (err.type === 'entity.too.large') return new TokenEndpointError(413, 'invalid_request', 'The request body is too large.');
+  const clientStatus = typeof err.status === 'number' && err.status >= 400 && err.status < 500;
+  if (typeof err.type !== 'string' && !clientStatus) return null;
+  if (err.type === 'entity.too.large' || err.status === 413) {
+    return new TokenEndpointError(413, 'invalid_request', 'The request body is too large.');
+  }
   return invalidRequest('The request body could not be read.');
 }
 

@@ -18,23 +18,30 @@ interface Remembered {
 export class SecretVerifier {
   private readonly hmacKey = randomBytes(32);
   private readonly remembered = new Map<string, Remembered>();
-  private dummyHash: Promise<string>;
+  /** Dummy hashes by bcrypt cost: unknown client ids are compared against one, like a wrong secret. */
+  private readonly dummyHashes = new Map<number, Promise<string>>();
+  /**
+   * The cost of the registry's hashes as last seen. The CLI may hash with another cost than this
+   * instance (--bcrypt-cost, CCGATE_BCRYPT_COST): unknown ids must cost what real clients cost.
+   */
+  private registryCost: number;
 
   constructor(
     private readonly hasher: SecretHasher,
     bcryptCost: number,
     private readonly maxRemembered = 10_000,
   ) {
-    // Unknown client ids are compared against this, so they cost the same time as a wrong secret.
-    this.dummyHash = bcrypt.hash(randomBytes(16).toString('base64url'), bcryptCost);
+    this.registryCost = bcryptCost;
+    void this.dummyHash(bcryptCost);
   }
 
   /** true when `secret` matches one of `hashes`; with hashes null (unknown client) always false, same cost. */
   async verify(clientId: string, secret: string, hashes: string[] | null): Promise<boolean> {
     if (hashes === null || hashes.length === 0) {
-      await this.hasher.compare(secret, [await this.dummyHash]);
+      await this.hasher.compare(secret, [await this.dummyHash(this.registryCost)]);
       return false;
     }
+    this.registryCost = costOf(hashes[0]) ?? this.registryCost;
     const digest = createHmac('sha256', this.hmacKey).update(secret).digest();
     const known = this.remembered.get(clientId);
     if (known && hashes.includes(known.hash) && timingSafeEqual(known.digest, digest)) return true;
@@ -42,6 +49,15 @@ export class SecretVerifier {
     if (matched === null) return false;
     this.remember(clientId, { hash: matched, digest });
     return true;
+  }
+
+  private dummyHash(cost: number): Promise<string> {
+    let hash = this.dummyHashes.get(cost);
+    if (!hash) {
+      hash = bcrypt.hash(randomBytes(16).toString('base64url'), cost);
+      this.dummyHashes.set(cost, hash);
+    }
+    return hash;
   }
 
   forget(clientId: string): void {
@@ -66,4 +82,11 @@ export class SecretVerifier {
     }
     this.remembered.set(clientId, entry);
   }
+}
+
+/** The cost of a bcrypt hash ("$2b$10$..."), within the range the registry allows; else null. */
+function costOf(hash: string): number | null {
+  const match = /^\$2[abxy]?\$(\d\d)\$/.exec(hash);
+  const cost = match ? Number(match[1]) : NaN;
+  return cost >= 4 && cost <= 15 ? cost : null;
 }

@@ -33,7 +33,7 @@ export function grantedScopes(requested: string | undefined, allowed: string[]):
     return allowed;
   }
   const scopes = parseScope(requested);
-  if (scopes === null) throw invalidScope('The scope parameter is malformed (RFC 6749 §3.3).');
+  if (scopes === null) throw invalidScope('The scope parameter is malformed (RFC 6749 section 3.3).');
   if (scopes.length > MAX_SCOPES) throw invalidScope(`At most ${MAX_SCOPES} scopes may be requested.`);
   const allowedSet = new Set(allowed);
   const refused = scopes.filter((s) => !allowedSet.has(s));
@@ -53,7 +53,7 @@ export function issueToken(config: TokenEndpointConfig): RequestHandler {
   return (req, res, next) => {
     const client = res.locals.client as ClientCredentials;
     if (client.type !== 'confidential') {
-      return next(unauthorizedClient('Only confidential clients may use the client_credentials grant (RFC 6749 §4.4).'));
+      return next(unauthorizedClient('Only confidential clients may use the client_credentials grant (RFC 6749 section 4.4).'));
     }
     if (!client.grantTypes.includes(CLIENT_CREDENTIALS)) {
       return next(unauthorizedClient('This client is not allowed the client_credentials grant.'));

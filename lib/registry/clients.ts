@@ -37,6 +37,11 @@ const SELECT_CLIENTS = `
        WHERE cg.client_id = c.client_id ORDER BY gs.scope)) AS scopes
   FROM clients c`;
 
+/** A space-joined column back to a list: '' is the empty list, not ['']. */
+function splitList(value: string): string[] {
+  return value === '' ? [] : value.split(' ');
+}
+
 export function assertTokenTtl(ttl: number | null | undefined): void {
   if (ttl === null || ttl === undefined) return;
   if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS) {
@@ -121,7 +126,7 @@ export class Clients {
     return {
       clientId: row.client_id,
       type: row.type,
-      grantTypes: row.grant_types.split(' ') as GrantType[],
+      grantTypes: splitList(row.grant_types) as GrantType[],
       tokenTtl: row.token_ttl,
       enabled: row.enabled === 1,
       scopes: row.scopes ? row.scopes.split(' ') : [],
@@ -199,7 +204,7 @@ export class Clients {
       clientId: row.client_id,
       name: row.name,
       type: row.type,
-      grantTypes: row.grant_types.split(' ') as GrantType[],
+      grantTypes: splitList(row.grant_types) as GrantType[],
       tokenTtl: row.token_ttl,
       enabled: row.enabled === 1,
       groups: row.groups ? row.groups.split(' ') : [],

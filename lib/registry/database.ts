@@ -13,10 +13,16 @@ export interface OpenOptions {
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Database.Database {
   const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
-  db.pragma('journal_mode = WAL');
-  // FULL: an acknowledged write survives power loss, not only a process crash.
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  migrate(db);
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL: an acknowledged write survives power loss, not only a process crash.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (err) {
+    // A refused file (e.g. a newer schema) must not stay open: nobody holds the handle to close it.
+    db.close();
+    throw err;
+  }
   return db;
 }

@@ -64,8 +64,10 @@ export class Keys {
       `INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at, activates_at, retires_at, signed_until)
        VALUES (@kid, @alg, @privateKeyPem, @publicJwk, @now, @activatesAt, NULL, NULL)`,
     );
-    this.retire = db.prepare<[number, string]>(
-      'UPDATE signing_keys SET retires_at = ? WHERE alg = ? AND retires_at IS NULL',
+    // Also pulls forward a retirement scheduled after the new activation (a rotation during another's
+    // lead time): otherwise the older key would stay "active" next to the new one until then.
+    this.retire = db.prepare<{ at: number; alg: string }>(
+      'UPDATE signing_keys SET retires_at = @at WHERE alg = @alg AND (retires_at IS NULL OR retires_at > @at)',
     );
     this.recordUse = db.prepare<[number, string, number]>(
       'UPDATE signing_keys SET signed_until = ? WHERE kid = ? AND coalesce(signed_until, 0) < ?',
@@ -92,7 +94,7 @@ export class Keys {
     if (!Number.isInteger(leadSeconds) || leadSeconds < 0) throw invalid('lead time must be a whole number of seconds ≥ 0');
     const key = generateKey(alg);
     const activatesAt = now + leadSeconds;
-    this.retire.run(activatesAt, alg);
+    this.retire.run({ at: activatesAt, alg });
     this.insert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk), alg, now, activatesAt });
     return this.list(now).find((k) => k.kid === key.kid) as KeyRecord;
   }

@@ -56,6 +56,15 @@ interface ParsedKey {
   stored: StoredKey;
   privateKey: KeyObject;
   publicKey: KeyObject;
+  /** What the JWKS shows: rebuilt from the public KeyObject, so no private member can ever be published. */
+  published: PublicJwk;
+}
+
+function publicMembers(kid: string, alg: SigningAlgorithm, publicKey: KeyObject): PublicJwk {
+  const jwk = publicKey.export({ format: 'jwk' });
+  return jwk.kty === 'RSA'
+    ? { kty: 'RSA', kid, alg, use: 'sig', n: jwk.n, e: jwk.e }
+    : { kty: 'EC', kid, alg, use: 'sig', crv: jwk.crv, x: jwk.x, y: jwk.y };
 }
 
 /**
@@ -90,7 +99,7 @@ export class Keyring implements VerificationKeys {
   /** RFC 7517 §5: the public keys that may have signed a live token. */
   async jwks(): Promise<{ keys: PublicJwk[] }> {
     await this.refresh();
-    return { keys: [...this.parsed.values()].map((k) => k.stored.publicJwk) };
+    return { keys: [...this.parsed.values()].map((k) => k.published) };
   }
 
   private activeKey(alg: SigningAlgorithm): ParsedKey | undefined {
@@ -128,10 +137,12 @@ export class Keyring implements VerificationKeys {
         if (t !== null && t > now) transition = Math.min(transition, t);
       }
       const previous = this.parsed.get(key.kid);
+      const publicKey = previous?.publicKey ?? createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' });
       next.set(key.kid, {
         stored: key,
         privateKey: previous?.privateKey ?? createPrivateKey(key.privateKeyPem),
-        publicKey: previous?.publicKey ?? createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' }),
+        publicKey,
+        published: previous?.published ?? publicMembers(key.kid, key.alg, publicKey),
       });
     }
     this.parsed = next;

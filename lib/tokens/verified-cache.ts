@@ -52,7 +52,8 @@ export class VerifiedTokenCache {
   }
 
   set(token: string, claims: AccessTokenClaims, until: number): void {
-    if (this.maxEntries === 0) return;
+    // <= 0, not === 0: a negative bound would make the eviction loop below spin forever on an empty map.
+    if (!(this.maxEntries > 0)) return;
     const bytes = token.length * 2 + ENTRY_OVERHEAD_BYTES;
     if (bytes > this.maxBytes) return;
     const old = this.entries.get(token);

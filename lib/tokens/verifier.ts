@@ -98,6 +98,8 @@ export class AccessTokenVerifier {
       throw new TokenRejected('The access token uses an algorithm that is not accepted.');
     }
     if (!isAccessTokenType(header.typ)) throw new TokenRejected('The token is not an access token (typ must be at+jwt).');
+    // RFC 7515 §4.1.11: extensions listed in crit must be understood, and we understand none.
+    if (header.crit !== undefined) throw new TokenRejected('The access token requires a header extension that is not supported.');
     if (!isString(header.kid)) throw new TokenRejected('The access token names no key.');
     const key = await this.keys.keyFor(header.kid);
     // The key's own algorithm must match the header's: no algorithm substitution.
