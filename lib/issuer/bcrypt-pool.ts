@@ -110,13 +110,19 @@ export class BcryptPool implements SecretHasher {
       if (job && job.id === msg.id) job.resolve(msg.ok);
       this.dispatch();
     });
-    worker.on('error', (err) => this.replace(slot, err));
+    // 'exit' follows every end of a worker, 'error' or not: a worker that dies quietly is replaced too.
+    let failure: Error | null = null;
+    worker.on('error', (err) => {
+      failure = err;
+    });
+    worker.on('exit', (code) => this.replace(slot, failure ?? new Error(`bcrypt worker exited (code ${code})`)));
     return slot;
   }
 
   /** A crashed worker fails its job and is replaced; the pool keeps its size. */
   private replace(slot: Slot, err: Error): void {
     slot.job?.reject(err);
+    slot.job = null;
     const index = this.slots.indexOf(slot);
     if (index !== -1 && !this.closed) this.slots[index] = this.spawn();
     this.dispatch();

@@ -73,6 +73,12 @@ export interface ClientAuthenticationDeps {
   events: AuditEvents;
 }
 
+function authorizationHeaderCount(rawHeaders: string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === 'authorization') count++;
+  return count;
+}
+
 /** Which method the request used (RFC 6749 §2.3): exactly one is required. */
 export function authenticationMethod(req: Request): 'client_secret_basic' | 'client_secret_post' | 'none' | 'both' {
   const basic = isBasicAuthorization(req.headers.authorization);
@@ -104,6 +110,11 @@ export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHan
     const requestId = res.locals.requestId as string | undefined;
     const failed = (clientId: string | null, reason: 'invalid_credentials' | 'malformed' | 'missing'): void =>
       deps.events.emit({ type: 'client.auth_failed', clientId, method, reason, address, requestId });
+    // Node keeps only the first of repeated headers: credentials must not depend on which one wins.
+    if (authorizationHeaderCount(req.rawHeaders) > 1) {
+      failed(null, 'malformed');
+      return next(invalidRequest('More than one Authorization header.'));
+    }
     if (method === 'both') {
       failed(null, 'malformed');
       return next(invalidRequest('Use one client authentication method, not both (RFC 6749 section 2.3).'));

@@ -4,7 +4,6 @@ import { migrate } from './schema';
 export interface OpenOptions {
   /** Milliseconds a write waits for another process's lock before failing (default 5000). */
   busyTimeoutMs?: number;
-  readonly?: boolean;
 }
 
 /**

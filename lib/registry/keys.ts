@@ -1,4 +1,5 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
 import { invalid } from './errors';
 import { SIGNING_ALGORITHMS, type KeyRecord, type KeyStatus, type PublicJwk, type SigningAlgorithm } from './types';
@@ -25,12 +26,24 @@ export function assertAlgorithm(alg: string): asserts alg is SigningAlgorithm {
   }
 }
 
-/** A fresh key pair; kid is the RFC 7638 JWK thumbprint of its public key. */
-export function generateKey(alg: SigningAlgorithm): { kid: string; privateKeyPem: string; publicJwk: PublicJwk } {
+export interface GeneratedKey {
+  kid: string;
+  privateKeyPem: string;
+  publicJwk: PublicJwk;
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+export function assertLeadSeconds(leadSeconds: number): void {
+  if (!Number.isInteger(leadSeconds) || leadSeconds < 0) throw invalid('lead time must be a whole number of seconds >= 0');
+}
+
+/** A fresh key pair, made on libuv's thread pool; kid is the RFC 7638 JWK thumbprint of its public key. */
+export async function generateKey(alg: SigningAlgorithm): Promise<GeneratedKey> {
   const pair =
     alg === 'RS256'
-      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
-      : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      ? await generateKeyPairAsync('rsa', { modulusLength: 2048 })
+      : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
   const jwk = pair.publicKey.export({ format: 'jwk' });
   const kid = thumbprint(jwk);
   const publicJwk: PublicJwk =
@@ -85,14 +98,13 @@ export class Keys {
     return active.length > 0 ? active[active.length - 1] : null;
   }
 
-  hasUpcoming(alg: SigningAlgorithm, now: number): boolean {
-    return this.list(now).some((k) => k.alg === alg && k.status === 'pending');
-  }
-
-  /** Adds a key that signs from now + leadSeconds; keys of that alg still signing then retire then. */
-  add(alg: SigningAlgorithm, leadSeconds: number, now: number): KeyRecord {
-    if (!Number.isInteger(leadSeconds) || leadSeconds < 0) throw invalid('lead time must be a whole number of seconds ≥ 0');
-    const key = generateKey(alg);
+  /**
+   * Adds a key (generated beforehand, outside the write lock) that signs from now + leadSeconds;
+   * keys of that alg still signing then retire then.
+   */
+  add(key: GeneratedKey, leadSeconds: number, now: number): KeyRecord {
+    assertLeadSeconds(leadSeconds);
+    const alg = key.publicJwk.alg;
     const activatesAt = now + leadSeconds;
     this.retire.run({ at: activatesAt, alg });
     this.insert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk), alg, now, activatesAt });

@@ -3,7 +3,7 @@ import { Clients } from './clients';
 import { openDatabase, type OpenOptions } from './database';
 import { invalid } from './errors';
 import { Groups } from './groups';
-import { assertAlgorithm, Keys } from './keys';
+import { assertAlgorithm, assertLeadSeconds, generateKey, Keys } from './keys';
 import { Revocations } from './revocations';
 import { assertAcceptableSecret, assertBcryptCost, DEFAULT_BCRYPT_COST, generateClientId, generateSecret, hashSecret } from './secrets';
 import type { RegistryStore } from './store';
@@ -148,17 +148,20 @@ export class SqliteRegistry implements RegistryStore {
   listKeys(): Promise<KeyRecord[]> {
     return this.run(() => this.keys.list(this.now()));
   }
-  ensureSigningKey(alg: SigningAlgorithm): Promise<KeyRecord> {
-    return this.run(() => assertAlgorithm(alg)).then(() =>
-      // Checked again inside the write lock: two processes starting at once create one key.
-      this.keys.current(alg, this.now()) ??
-        this.write(() => this.keys.current(alg, this.now()) ?? this.keys.add(alg, 0, this.now())),
-    );
+  async ensureSigningKey(alg: SigningAlgorithm): Promise<KeyRecord> {
+    assertAlgorithm(alg);
+    const existing = this.keys.current(alg, this.now());
+    if (existing) return existing;
+    const key = await generateKey(alg);
+    // Checked again inside the write lock: two processes starting at once keep one key.
+    return this.write(() => this.keys.current(alg, this.now()) ?? this.keys.add(key, 0, this.now()));
   }
-  rotateKey(options: RotateKeyOptions): Promise<KeyRecord> {
-    return this.run(() => assertAlgorithm(options.alg)).then(() =>
-      this.write(() => this.keys.add(options.alg, options.leadSeconds ?? 0, this.now())),
-    );
+  async rotateKey(options: RotateKeyOptions): Promise<KeyRecord> {
+    assertAlgorithm(options.alg);
+    const leadSeconds = options.leadSeconds ?? 0;
+    assertLeadSeconds(leadSeconds);
+    const key = await generateKey(options.alg);
+    return this.write(() => this.keys.add(key, leadSeconds, this.now()));
   }
   recordKeyUse(kid: string, exp: number): Promise<void> {
     return this.write(() => this.keys.recordKeyUse(kid, exp));

@@ -1,4 +1,5 @@
 import jwt from 'jsonwebtoken';
+import { parseScope } from '../scope';
 import { ACCESS_TOKEN_TYP, type AccessTokenClaims } from './claims';
 import { readHeader } from './jwt';
 import type { SigningAlgorithm, VerificationKeys } from './keyring';
@@ -47,6 +48,7 @@ function assertClaimShapes(payload: Record<string, unknown>): asserts payload is
   if (!isString(payload.sub) || !isString(payload.client_id)) throw new TokenRejected('The access token names no client.');
   // RFC 9068 §2.2.3: scope is a space-delimited string; an array is not a ccgate token.
   if (typeof payload.scope !== 'string') throw new TokenRejected('The access token scope is not a string.');
+  if (payload.scope !== '' && parseScope(payload.scope) === null) throw new TokenRejected('The access token scope is malformed.');
 }
 
 /**

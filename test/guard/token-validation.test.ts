@@ -162,6 +162,10 @@ describe('RFC 6750 §3.1: invalid_token', () => {
     await expectInvalidToken(sign(claimsFor(clientId, { scope: ['reports:read'] })), /scope is not a string/);
   });
 
+  test('RFC 6749 §3.3: a scope claim breaking the scope grammar (double space) is invalid_token', async () => {
+    await expectInvalidToken(sign(claimsFor(clientId, { scope: 'reports:read  reports:write' })), /scope is malformed/);
+  });
+
   test('RFC 9068 §2.2: a token without a scope claim is invalid_token', async () => {
     const claims = claimsFor(clientId);
     delete claims.scope;
