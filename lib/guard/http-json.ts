@@ -19,9 +19,13 @@ export async function fetchJson(fetchImpl: FetchLike, url: string, timeoutMs: nu
   } catch (err) {
     throw new IssuerUnavailableError(`${url}: ${err instanceof Error ? err.message : String(err)}`);
   }
+  if (Number(response.headers.get('content-length') ?? 0) > MAX_DOCUMENT_BYTES) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new IssuerUnavailableError(`${url}: response too large`);
+  }
   const text = await response.text().catch(() => '');
   if (!response.ok) throw new IssuerUnavailableError(`${url}: HTTP ${response.status}`);
-  if (text.length > MAX_DOCUMENT_BYTES) throw new IssuerUnavailableError(`${url}: response too large`);
+  if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) throw new IssuerUnavailableError(`${url}: response too large`);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -48,6 +52,8 @@ export interface IssuerMetadata {
 export async function discover(fetchImpl: FetchLike, issuer: string, timeoutMs: number): Promise<IssuerMetadata> {
   const metadata = await fetchJson(fetchImpl, metadataUrl(issuer), timeoutMs);
   if (metadata.issuer !== issuer) throw new IssuerUnavailableError(`metadata issuer "${String(metadata.issuer)}" is not "${issuer}"`);
-  const url = (v: unknown): string | undefined => (typeof v === 'string' && /^https?:\/\//.test(v) ? v : undefined);
+  // An https issuer's endpoints must be https too: no downgrade through the metadata.
+  const scheme = new URL(issuer).protocol === 'https:' ? /^https:\/\// : /^https?:\/\//;
+  const url = (v: unknown): string | undefined => (typeof v === 'string' && scheme.test(v) ? v : undefined);
   return { jwksUri: url(metadata.jwks_uri), introspectionEndpoint: url(metadata.introspection_endpoint) };
 }

@@ -16,6 +16,23 @@ export function parseForm(body: string): Map<string, string> {
 }
 
 /**
+ * The parameters of a body an app-wide parser read before ccgate's (express.urlencoded, express.raw,
+ * express.text; body-parser then skips ours): same rules, a repeated parameter (an array) is invalid_request.
+ */
+export function formParams(body: unknown): Map<string, string> {
+  if (typeof body === 'string') return parseForm(body);
+  if (Buffer.isBuffer(body)) return parseForm(body.toString('utf8'));
+  if (typeof body !== 'object' || body === null) return parseForm('');
+  const params = new Map<string, string>();
+  for (const [name, value] of Object.entries(body)) {
+    if (Array.isArray(value)) throw invalidRequest(`The ${printable(name)} parameter is repeated.`);
+    if (typeof value !== 'string') throw invalidRequest(`The ${printable(name)} parameter is malformed.`);
+    if (value !== '') params.set(name, value);
+  }
+  return params;
+}
+
+/**
  * A parameter name safe to echo in an error description: RFC 6749 §5.2 allows only
  * %x20-21 / %x23-5B / %x5D-7E there, so no double quote or backslash either.
  */

@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { invalidRequest, OAuthError, respondWithError, serverError, TokenEndpointError } from '../errors';
 import { requestIdFrom } from '../events';
-import { parseForm } from './form';
+import { formParams } from './form';
 
 /** RFC 6749 §5.1: token responses must not be cached; we send it on every endpoint response, errors too. */
 export const noStore: RequestHandler = (_req, res, next) => {
@@ -37,7 +37,8 @@ export function formBody(limitBytes: number): RequestHandler {
     readText(req, res, (err?: unknown) => {
       if (err) return next(err);
       try {
-        req.body = toRecord(parseForm(typeof req.body === 'string' ? req.body : ''));
+        // Already read by an app-wide parser mounted before ours (body-parser then skips): use that.
+        req.body = toRecord(formParams(req.body));
         next();
       } catch (parseError) {
         next(parseError);

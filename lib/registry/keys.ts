@@ -75,7 +75,7 @@ export class Keys {
     this.all = db.prepare<[], KeyRow>('SELECT * FROM signing_keys ORDER BY activates_at, created_at');
     this.insert = db.prepare(
       `INSERT INTO signing_keys (kid, alg, private_pem, public_jwk, created_at, activates_at, retires_at, signed_until)
-       VALUES (@kid, @alg, @privateKeyPem, @publicJwk, @now, @activatesAt, NULL, NULL)`,
+       VALUES (@kid, @alg, @privateKeyPem, @publicJwk, @now, @activatesAt, @retiresAt, NULL)`,
     );
     // Also pulls forward a retirement scheduled after the new activation (a rotation during another's
     // lead time): otherwise the older key would stay "active" next to the new one until then.
@@ -107,7 +107,18 @@ export class Keys {
     const alg = key.publicJwk.alg;
     const activatesAt = now + leadSeconds;
     this.retire.run({ at: activatesAt, alg });
-    this.insert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk), alg, now, activatesAt });
+    this.insert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk), alg, now, activatesAt, retiresAt: null });
+    return this.list(now).find((k) => k.kid === key.kid) as KeyRecord;
+  }
+
+  /**
+   * First key for an alg with no active one: signs now. A key already scheduled (rotated in with a
+   * lead time before any key signed) keeps its schedule: this one retires when that one activates.
+   */
+  addFirst(key: GeneratedKey, now: number): KeyRecord {
+    const alg = key.publicJwk.alg;
+    const next = this.list(now).find((k) => k.alg === alg && k.status === 'pending');
+    this.insert.run({ ...key, publicJwk: JSON.stringify(key.publicJwk), alg, now, activatesAt: now, retiresAt: next?.activatesAt ?? null });
     return this.list(now).find((k) => k.kid === key.kid) as KeyRecord;
   }
 

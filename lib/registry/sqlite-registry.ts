@@ -154,7 +154,7 @@ export class SqliteRegistry implements RegistryStore {
     if (existing) return existing;
     const key = await generateKey(alg);
     // Checked again inside the write lock: two processes starting at once keep one key.
-    return this.write(() => this.keys.current(alg, this.now()) ?? this.keys.add(key, 0, this.now()));
+    return this.write(() => this.keys.current(alg, this.now()) ?? this.keys.addFirst(key, this.now()));
   }
   async rotateKey(options: RotateKeyOptions): Promise<KeyRecord> {
     assertAlgorithm(options.alg);

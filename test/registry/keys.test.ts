@@ -183,3 +183,17 @@ test('a second lead-time rotation moves the current key\'s retirement to the new
   t.clock.advance(100);
   expect((await t.registry.listKeys()).filter((k) => k.status === 'active').map((k) => k.kid)).toEqual([c.kid]);
 });
+
+test('a key scheduled before any key signed keeps its schedule: the first signing key bridges until it activates', async () => {
+  const scheduled = await t.registry.rotateKey({ alg: 'RS256', leadSeconds: 3600 });
+  expect(scheduled.status).toBe('pending');
+  const first = await t.registry.ensureSigningKey('RS256');
+  expect(first.kid).not.toBe(scheduled.kid);
+  expect(first).toMatchObject({ status: 'active', activatesAt: t.clock.t, retiresAt: scheduled.activatesAt });
+  const keys = await t.registry.listKeys();
+  expect(keys.find((k) => k.kid === scheduled.kid)).toMatchObject({ status: 'pending', retiresAt: null, activatesAt: scheduled.activatesAt });
+  t.clock.t += 3600;
+  const later = await t.registry.listKeys();
+  expect(later.find((k) => k.kid === scheduled.kid)?.status).toBe('active');
+  expect(later.find((k) => k.kid === first.kid)?.status).toBe('retired');
+});

@@ -1,0 +1,136 @@
+/** RFC 7009 token revocation at <mount>/revoke, against a real issuer on loopback. */
+import express from 'express';
+import { ccgate } from '../../lib';
+import {
+  API_AUDIENCE,
+  callApi,
+  claimsFor,
+  foreignKey,
+  httpRequest,
+  introspect,
+  issueToken,
+  listen,
+  postForm,
+  revoke,
+  seedClient,
+  signJws,
+  startIssuer,
+  type SeededClient,
+  type TestIssuer,
+} from './support';
+
+describe('RFC 7009 token revocation', () => {
+  let issuer: TestIssuer;
+  let owner: SeededClient;
+  let other: SeededClient;
+  let local: string;
+  beforeAll(async () => {
+    issuer = await startIssuer();
+    owner = await seedClient(issuer, ['reports:read']);
+    other = await seedClient(issuer, ['reports:read', 'ccgate:introspect']);
+    local = `${issuer.origin}/local/reports`;
+  });
+  afterAll(() => issuer.close());
+  afterEach(() => expect(issuer.serverErrors).toEqual([]));
+
+  test('§2.1 / §2.2: a client revokes its own token: 200, and the local guard rejects it on the next request', async () => {
+    const token = await issueToken(issuer, owner);
+    expect((await callApi(local, token)).status).toBe(200);
+    const res = await revoke(issuer, owner, { token });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const after = await callApi(local, token);
+    expect(after.status).toBe(401);
+    expect(after.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+  });
+
+  test('§2.1: client_secret_post works too; a sibling token of the same client stays valid', async () => {
+    const a = await issueToken(issuer, owner);
+    const b = await issueToken(issuer, owner);
+    expect((await revoke(issuer, { ...owner, method: 'post' }, { token: a })).status).toBe(200);
+    expect((await callApi(local, a)).status).toBe(401);
+    expect((await callApi(local, b)).status).toBe(200);
+  });
+
+  test('§2.2: revoking twice, or an unknown / garbage / foreign token, is still 200', async () => {
+    const token = await issueToken(issuer, owner);
+    expect((await revoke(issuer, owner, { token })).status).toBe(200);
+    expect((await revoke(issuer, owner, { token })).status).toBe(200);
+    const attacker = foreignKey();
+    const foreign = signJws(attacker.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: 'nope' }, claimsFor(issuer.issuer, owner.clientId));
+    for (const garbage of ['garbage', 'a.b.c', 'x'.repeat(5000), foreign]) {
+      const res = await revoke(issuer, owner, { token: garbage });
+      expect({ status: res.status, body: res.text }).toEqual({ status: 200, body: '' });
+    }
+  });
+
+  test('§2.1: token_type_hint access_token and unknown hints are accepted', async () => {
+    for (const hint of ['access_token', 'whatever']) {
+      const token = await issueToken(issuer, owner);
+      expect((await revoke(issuer, owner, { token, token_type_hint: hint })).status).toBe(200);
+      expect((await callApi(local, token)).status).toBe(401);
+    }
+  });
+
+  test('§2.2.1: token_type_hint=refresh_token is 400 unsupported_token_type, and nothing is revoked', async () => {
+    const token = await issueToken(issuer, owner);
+    const res = await revoke(issuer, owner, { token, token_type_hint: 'refresh_token' });
+    expect(res.status).toBe(400);
+    expect(res.json().error).toBe('unsupported_token_type');
+    expect((await callApi(local, token)).status).toBe(200);
+  });
+
+  test("§2.1: a client cannot revoke another client's token (refused; the token stays valid)", async () => {
+    const token = await issueToken(issuer, owner);
+    const res = await revoke(issuer, other, { token });
+    expect(res.status).toBe(400);
+    expect(res.json().error).toBe('unauthorized_client');
+    expect((await callApi(local, token)).status).toBe(200);
+    expect((await introspect(issuer, owner, { token })).json().active).toBe(true);
+  });
+
+  test('§2.1: the token parameter is required: invalid_request', async () => {
+    const res = await revoke(issuer, owner, {});
+    expect(res.status).toBe(400);
+    expect(res.json().error).toBe('invalid_request');
+  });
+
+  test('§2.1: the caller must authenticate: none or a wrong secret is 401 invalid_client, and nothing is revoked', async () => {
+    const token = await issueToken(issuer, owner);
+    const none = await postForm(`${issuer.endpoints}/revoke`, null, { token });
+    expect(none.status).toBe(401);
+    expect(none.json().error).toBe('invalid_client');
+    const wrong = await revoke(issuer, { clientId: owner.clientId, clientSecret: 'definitely-not-the-secret' }, { token });
+    expect(wrong.status).toBe(401);
+    expect((await callApi(local, token)).status).toBe(200);
+  });
+
+  test('§2: POST only (GET is 405 with Allow: POST)', async () => {
+    const res = await httpRequest(`${issuer.endpoints}/revoke`);
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+  });
+
+  test('§2.2: after revocation, introspection says {active:false} to the owner and to a resource server', async () => {
+    const token = await issueToken(issuer, owner);
+    await revoke(issuer, owner, { token });
+    expect((await introspect(issuer, owner, { token })).json()).toEqual({ active: false });
+    expect((await introspect(issuer, other, { token })).json()).toEqual({ active: false });
+  });
+
+  test('a revocation is seen at once by another ccgate instance on the same SQLite file (even with the token cached there)', async () => {
+    const token = await issueToken(issuer, owner);
+    const twin = ccgate({ db: issuer.dbPath, issuer: issuer.issuer, audience: API_AUDIENCE, bcryptCost: 4, bcryptWorkers: 1 });
+    const app = express();
+    app.get('/reports', twin.requireScope('reports:read'), (_req, res) => res.json({ ok: true }));
+    const server = await listen(app);
+    try {
+      expect((await callApi(`${server.origin}/reports`, token)).status).toBe(200); // now in its verified-token cache
+      expect((await revoke(issuer, owner, { token })).status).toBe(200);
+      expect((await callApi(`${server.origin}/reports`, token)).status).toBe(401);
+    } finally {
+      await server.stop();
+      await twin.close();
+    }
+  });
+});
