@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import type { SecretHasher } from './bcrypt-pool';
+import { setBounded } from './bounded-map';
 
 interface Remembered {
   /** The bcrypt hash this secret matched: a rotation changes it, so the entry stops matching. */
@@ -47,7 +48,7 @@ export class SecretVerifier {
     if (known && hashes.includes(known.hash) && timingSafeEqual(known.digest, digest)) return true;
     const matched = await this.matchingHash(secret, hashes);
     if (matched === null) return false;
-    this.remember(clientId, { hash: matched, digest });
+    setBounded(this.remembered, clientId, { hash: matched, digest }, this.maxRemembered);
     return true;
   }
 
@@ -72,15 +73,6 @@ export class SecretVerifier {
     // One hash per compare so we know which one matched (during a rotation overlap there are two).
     for (const hash of hashes) if (await this.hasher.compare(secret, [hash])) return hash;
     return null;
-  }
-
-  private remember(clientId: string, entry: Remembered): void {
-    this.remembered.delete(clientId);
-    if (this.remembered.size >= this.maxRemembered) {
-      const oldest = this.remembered.keys().next();
-      if (!oldest.done) this.remembered.delete(oldest.value);
-    }
-    this.remembered.set(clientId, entry);
   }
 }
 

@@ -1,3 +1,5 @@
+import { setBounded } from './bounded-map';
+
 /**
  * Throttling of failed client authentication (RFC 6749 §10.10, RFC 9700 §4.16: make credential guessing
  * expensive). Counters are keyed by strings such as "client:<id>" and "addr:<ip>"; the interface is
@@ -59,7 +61,7 @@ export class MemoryFailureThrottle implements FailureThrottle {
       let c = this.counters.get(key);
       if (!c || now - c.windowStart >= this.windowMs) {
         c = { failures: 0, windowStart: now, lockedUntil: 0 };
-        this.track(key, c);
+        setBounded(this.counters, key, c, this.maxKeys);
       }
       c.failures++;
       if (c.failures >= this.limitFor(key)) c.lockedUntil = now + this.windowMs;
@@ -74,12 +76,4 @@ export class MemoryFailureThrottle implements FailureThrottle {
     return key.startsWith('client:') ? this.perClient : this.perAddress;
   }
 
-  private track(key: string, counter: Counter): void {
-    this.counters.delete(key);
-    if (this.counters.size >= this.maxKeys) {
-      const oldest = this.counters.keys().next();
-      if (!oldest.done) this.counters.delete(oldest.value);
-    }
-    this.counters.set(key, counter);
-  }
 }
