@@ -110,7 +110,11 @@ export function oauthErrorHandler(options: ErrorHandlerOptions = {}): ErrorReque
     if (res.headersSent) return next(err);
     if (err instanceof OAuthError) return respondWithError(res, err);
     const mapped = typeof err === 'object' && err !== null ? fromBodyParser(err as BodyParserError) : null;
-    if (mapped) return respondWithError(res, mapped);
+    if (mapped) {
+      // An over-long body may still be streaming in: close the connection instead of draining it.
+      if (mapped.status === 413) res.set('Connection', 'close');
+      return respondWithError(res, mapped);
+    }
     options.onServerError?.(err);
     respondWithError(res, serverError());
   };
