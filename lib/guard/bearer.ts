@@ -7,6 +7,7 @@
 export interface BearerSource {
   headers: { authorization?: string };
   rawHeaders: string[];
+  url?: string;
   query?: unknown;
   body?: unknown;
 }
@@ -33,7 +34,8 @@ function hasParam(container: unknown, name: string): boolean {
 
 export function extractBearerToken(req: BearerSource): Extraction {
   const header = req.headers.authorization;
-  const inUri = hasParam(req.query, 'access_token');
+  // Express parses the query string on every req.query read: only look when the URL has one.
+  const inUri = (req.url === undefined || req.url.includes('?')) && hasParam(req.query, 'access_token');
   const inBody = hasParam(req.body, 'access_token');
   if (header === undefined) {
     if (inUri || inBody) return { kind: 'malformed', reason: 'Send the access token in the Authorization header only.' };
