@@ -3,6 +3,7 @@ import { createGuard, type Guard, type GuardOptions } from './guard';
 import { AuditEvents } from './events';
 import {
   BcryptPool,
+  DEFAULT_LOCKED_DELAY_MS,
   createMetadataRouter,
   createTokenRouter,
   MemoryFailureThrottle,
@@ -64,7 +65,8 @@ export interface CcgateOptions {
   requireHttps?: boolean;
   /**
    * Lockout of failed client authentication per client_id and per address (defaults: 10 and 50
-   * failures per 300 s window). `false` disables it; a FailureThrottle of your own replaces it.
+   * failures per 300 s window; a locked caller's 429 comes after lockedDelayMs, default 1000).
+   * `false` disables it; a FailureThrottle of your own replaces the counters.
    */
   throttle?: ThrottleOptions | FailureThrottle | false;
   /** Called with unexpected server faults (answered as a bare 500 server_error). Default: ignored. */
@@ -111,6 +113,11 @@ function createThrottle(option: CcgateOptions['throttle']): FailureThrottle | un
   if (option === false) return undefined;
   if (option && 'retryAfter' in option) return option;
   return new MemoryFailureThrottle(option);
+}
+
+function lockedDelayMs(option: CcgateOptions['throttle']): number {
+  const delay = option && !('retryAfter' in option) ? option.lockedDelayMs : undefined;
+  return delay ?? DEFAULT_LOCKED_DELAY_MS;
 }
 
 /** "/oauth" form: leading slash, no trailing slash ("" for the root). */
@@ -175,6 +182,7 @@ export function ccgate(options: CcgateOptions): Ccgate {
         introspectScope: options.introspectScope ?? 'ccgate:introspect',
         requireHttps: options.requireHttps ?? process.env.NODE_ENV === 'production',
         throttle,
+        lockedDelayMs: lockedDelayMs(options.throttle),
         events,
         onServerError: options.onServerError,
       }),

@@ -70,6 +70,8 @@ export interface ClientAuthenticationDeps {
   realm: string;
   /** Failed-authentication throttle; none: no throttling. */
   throttle?: FailureThrottle;
+  /** Milliseconds a locked caller waits for its 429. */
+  lockedDelayMs?: number;
   events: AuditEvents;
 }
 
@@ -163,7 +165,8 @@ export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHan
     deps.throttle.retryAfter(keys).then((retryAfter) => {
       if (retryAfter === 0) return authenticate();
       deps.events.emit({ type: 'client.throttled', clientId, retryAfter, address, requestId });
-      next(tooManyFailedAttempts(retryAfter));
+      // Tarpit: a locked caller waits for its 429, so hammering costs it time and us almost no CPU.
+      setTimeout(() => next(tooManyFailedAttempts(retryAfter)), deps.lockedDelayMs ?? 0);
     }, next);
   };
 }

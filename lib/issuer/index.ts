@@ -5,4 +5,4 @@ export { SecretVerifier } from './secret-verifier';
 export { oauthErrorHandler, type ErrorHandlerOptions } from './http';
 export { parseBasicAuthorization, type BasicParse } from './basic';
 export { parseForm } from './form';
-export { MemoryFailureThrottle, type FailureThrottle, type ThrottleOptions } from './throttle';
+export { DEFAULT_LOCKED_DELAY_MS, MemoryFailureThrottle, type FailureThrottle, type ThrottleOptions } from './throttle';

@@ -31,6 +31,7 @@ export interface IssuerConfig extends ErrorHandlerOptions {
   /** Refuse plain HTTP on the token, introspection and revocation endpoints. */
   requireHttps: boolean;
   throttle?: FailureThrottle;
+  lockedDelayMs?: number;
   events: AuditEvents;
 }
 
@@ -53,6 +54,7 @@ export function createTokenRouter(config: IssuerConfig): Router {
     verifier: config.secretVerifier,
     realm: config.realm,
     throttle: config.throttle,
+    lockedDelayMs: config.lockedDelayMs,
     events: config.events,
   });
   const transport: RequestHandler[] = config.requireHttps ? [requireHttps] : [];

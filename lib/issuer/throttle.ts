@@ -22,7 +22,14 @@ export interface ThrottleOptions {
   windowSeconds?: number;
   /** Most keys tracked; the oldest are forgotten beyond it (default 100,000). */
   maxKeys?: number;
+  /**
+   * Milliseconds a locked caller waits before its 429 (default 1000): a tarpit, so a flood from a
+   * locked client or address sends few requests and costs the server almost nothing.
+   */
+  lockedDelayMs?: number;
 }
+
+export const DEFAULT_LOCKED_DELAY_MS = 1000;
 
 interface Counter {
   failures: number;

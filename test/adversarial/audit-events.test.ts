@@ -19,7 +19,7 @@ const REQUEST_ID_SHAPE = /^[A-Za-z0-9._:-]{1,64}$/;
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 beforeAll(async () => {
-  server = createTestServer({ throttle: { maxFailuresPerClient: 3, maxFailuresPerAddress: 1000, windowSeconds: 60 } });
+  server = createTestServer({ throttle: { maxFailuresPerClient: 3, maxFailuresPerAddress: 1000, windowSeconds: 60, lockedDelayMs: 0 } });
   log = new EventLog(server.auth);
   ({ clientId, clientSecret } = await seedClient(server.auth, ['reports:read']));
   secrets.push(clientSecret);

@@ -14,7 +14,7 @@ describe('brute force against one client (5 failures per 2 s window)', () => {
   let clientId: string;
   let clientSecret: string;
   beforeAll(async () => {
-    server = createTestServer({ throttle: { maxFailuresPerClient: 5, maxFailuresPerAddress: 1000, windowSeconds: WINDOW } });
+    server = createTestServer({ throttle: { maxFailuresPerClient: 5, maxFailuresPerAddress: 1000, windowSeconds: WINDOW, lockedDelayMs: 0 } });
     ({ clientId, clientSecret } = await seedClient(server.auth, ['reports:read']));
   });
   afterAll(() => server.close());
@@ -64,7 +64,7 @@ describe('parallel guesses (bcrypt cost 8, one worker): the lockout is not bypas
   let clientId: string;
   let clientSecret: string;
   beforeAll(async () => {
-    server = createTestServer({ bcryptCost: 8, throttle: { maxFailuresPerClient: 5, maxFailuresPerAddress: 1000, windowSeconds: 30 } });
+    server = createTestServer({ bcryptCost: 8, throttle: { maxFailuresPerClient: 5, maxFailuresPerAddress: 1000, windowSeconds: 30, lockedDelayMs: 0 } });
     ({ clientId, clientSecret } = await seedClient(server.auth, ['reports:read']));
   });
   afterAll(() => server.close());
@@ -85,7 +85,7 @@ describe('parallel guesses (bcrypt cost 8, one worker): the lockout is not bypas
 describe('per-address lockout (4 failures per address per 2 s window)', () => {
   let server: TestServer;
   beforeAll(() => {
-    server = createTestServer({ throttle: { maxFailuresPerClient: 100, maxFailuresPerAddress: 4, windowSeconds: WINDOW } });
+    server = createTestServer({ throttle: { maxFailuresPerClient: 100, maxFailuresPerAddress: 4, windowSeconds: WINDOW, lockedDelayMs: 0 } });
   });
   afterAll(() => server.close());
 
@@ -143,5 +143,23 @@ describe('bcrypt queue flood (cost 10, one worker, queue of 2)', () => {
       expect(r.headers['retry-after']).toBe('1');
     }
     for (const r of floodAnswers.filter((x) => x.status !== 503)) expectInvalidClient(r);
+  });
+});
+
+describe('tarpit: a locked caller waits for its 429 (lockedDelayMs)', () => {
+  let server: TestServer;
+  let clientId: string;
+  beforeAll(async () => {
+    server = createTestServer({ throttle: { maxFailuresPerClient: 2, maxFailuresPerAddress: 1000, windowSeconds: 60, lockedDelayMs: 400 } });
+    ({ clientId } = await seedClient(server.auth, ['reports:read']));
+  });
+  afterAll(() => server.close());
+
+  test('failures answer at once; once locked, each 429 is held for lockedDelayMs, so a flood sends few requests', async () => {
+    for (let i = 0; i < 2; i++) expectInvalidClient(await tokenRequest(server.app, clientId, `wrong-secret-${i}-xxxxxxxx`));
+    const started = Date.now();
+    expectThrottled(await tokenRequest(server.app, clientId, 'wrong-secret-again-xxxxxxx'), 60);
+    // A lower bound only: setTimeout never fires early.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
   });
 });
