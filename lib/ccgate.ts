@@ -115,7 +115,9 @@ function createThrottle(option: CcgateOptions['throttle']): FailureThrottle | un
   return new MemoryFailureThrottle(option);
 }
 
+/** The tarpit belongs to the throttle: none without it. */
 function lockedDelayMs(option: CcgateOptions['throttle']): number {
+  if (option === false) return 0;
   const delay = option && !('retryAfter' in option) ? option.lockedDelayMs : undefined;
   return delay ?? DEFAULT_LOCKED_DELAY_MS;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 
 /**
@@ -65,5 +65,5 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** The caller's X-Request-Id when it is a sane token, else a fresh one. */
 export function requestIdFrom(header: string | string[] | undefined): string {
-  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomBytes(8).toString('hex');
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
 }

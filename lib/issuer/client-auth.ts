@@ -155,7 +155,10 @@ export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHan
       return undefined;
     };
     const done: Done = (err, client) => {
-      if (err instanceof HasherBusyError) return next(temporarilyUnavailable('Too many authentication requests; retry later.', 1));
+      if (err instanceof HasherBusyError) {
+        // Held back like a lockout answer: a flood that fills the bcrypt queue must not get instant answers.
+        return void setTimeout(() => next(temporarilyUnavailable('Too many authentication requests; retry later.', 1)), deps.lockedDelayMs ?? 0);
+      }
       if (err) return next(err);
       conclude(client || null).then((outcome) => next(outcome), next);
     };

@@ -46,11 +46,23 @@ export class SecretVerifier {
     const digest = createHmac('sha256', this.hmacKey).update(secret).digest();
     const known = this.remembered.get(clientId);
     if (known && hashes.includes(known.hash) && timingSafeEqual(known.digest, digest)) return true;
-    const matched = await this.matchingHash(secret, hashes);
+    const matched = await this.sharedMatch(clientId, digest, secret, hashes);
     if (matched === null) return false;
     setBounded(this.remembered, clientId, { hash: matched, digest }, this.maxRemembered);
     return true;
   }
+
+  /** Concurrent checks of the same client and secret share one bcrypt run (a fleet starting at once). */
+  private sharedMatch(clientId: string, digest: Buffer, secret: string, hashes: string[]): Promise<string | null> {
+    const key = `${clientId}\0${digest.toString('base64')}\0${hashes.join(' ')}`;
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.matchingHash(secret, hashes).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+  private readonly inFlight = new Map<string, Promise<string | null>>();
 
   private dummyHash(cost: number): Promise<string> {
     let hash = this.dummyHashes.get(cost);

@@ -75,7 +75,7 @@ export class Clients {
   private readonly touch;
   private readonly remove;
   private readonly secretsOf;
-  private readonly validHashes;
+  private readonly credentialsById;
   private readonly insertSecret;
   private readonly deleteSecrets;
   private readonly endCurrentSecret;
@@ -96,9 +96,16 @@ export class Clients {
       `SELECT id, created_at, expires_at FROM client_secrets
        WHERE client_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at IS NOT NULL, id DESC`,
     );
-    this.validHashes = db.prepare<[string, number], { secret_hash: string }>(
-      `SELECT secret_hash FROM client_secrets
-       WHERE client_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY expires_at IS NOT NULL, id DESC`,
+    // Everything client authentication needs in one read (it runs on every token request).
+    this.credentialsById = db.prepare<[number, string], ClientRow & { hashes: string | null }>(
+      SELECT_CLIENTS.replace(
+        'FROM clients c',
+        `, (SELECT group_concat(secret_hash, ' ') FROM (
+             SELECT secret_hash FROM client_secrets
+             WHERE client_id = c.client_id AND (expires_at IS NULL OR expires_at > ?)
+             ORDER BY expires_at IS NOT NULL, id DESC)) AS hashes
+         FROM clients c WHERE c.client_id = ?`,
+      ),
     );
     this.insertSecret = db.prepare<[string, string, number]>(
       'INSERT INTO client_secrets (client_id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, NULL)',
@@ -121,7 +128,7 @@ export class Clients {
   }
 
   credentials(clientId: string, now: number): ClientCredentials | null {
-    const row = this.byId.get(clientId);
+    const row = this.credentialsById.get(now, clientId);
     if (!row) return null;
     return {
       clientId: row.client_id,
@@ -130,7 +137,7 @@ export class Clients {
       tokenTtl: row.token_ttl,
       enabled: row.enabled === 1,
       scopes: row.scopes ? row.scopes.split(' ') : [],
-      secretHashes: this.validHashes.all(clientId, now).map((r) => r.secret_hash),
+      secretHashes: row.hashes ? row.hashes.split(' ') : [],
     };
   }
 

@@ -87,8 +87,13 @@ export class Keyring implements VerificationKeys {
   constructor(private readonly source: KeySource) {}
 
   async keyFor(kid: string): Promise<VerificationKey | undefined> {
-    await this.refresh();
-    const key = this.parsed.get(kid);
+    // A kid we hold needs no registry read: keys never change, and one leaves only once every token
+    // it signed has expired (the transition time reloads then). Only an unknown kid asks the source.
+    let key = this.parsed.get(kid);
+    if (!key || this.statusMayHaveChanged()) {
+      await this.refresh();
+      key = this.parsed.get(kid);
+    }
     return key && { kid, alg: key.stored.alg, key: key.publicKey };
   }
 

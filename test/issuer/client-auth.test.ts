@@ -271,9 +271,12 @@ describe('bcrypt back-pressure', () => {
     const busy = createTestServer({ bcryptWorkers: 1, bcryptQueue: 0, bcryptCost: 12 });
     try {
       const c = await seedClient(busy.auth, ['reports:read']);
-      const send = () =>
-        request(busy.app).post('/oauth/token').set('Authorization', basic(c.clientId, c.clientSecret)).type('form').send({ grant_type: 'client_credentials' });
-      const results = await Promise.all([send(), send(), send()]);
+      const others = [await seedClient(busy.auth, ['reports:read']), await seedClient(busy.auth, ['reports:read'])];
+      const sendAs = (k: { clientId: string; clientSecret: string }) =>
+        request(busy.app).post('/oauth/token').set('Authorization', basic(k.clientId, k.clientSecret)).type('form').send({ grant_type: 'client_credentials' });
+      const send = () => sendAs(c);
+      // Three different clients: three bcrypt compares, one worker, no queue.
+      const results = await Promise.all([send(), sendAs(others[0]), sendAs(others[1])]);
       const statuses = results.map((r) => r.status).sort();
       expect(statuses[0]).toBe(200);
       expect(statuses).toContain(503);
@@ -283,6 +286,19 @@ describe('bcrypt back-pressure', () => {
       }
       // Once the worker is free the same secret works (and is now remembered).
       expect((await send()).status).toBe(200);
+    } finally {
+      await busy.close();
+    }
+  });
+
+  test('concurrent requests of one client with one secret share a single bcrypt compare (no 503 with no queue)', async () => {
+    const busy = createTestServer({ bcryptWorkers: 1, bcryptQueue: 0, bcryptCost: 10 });
+    try {
+      const c = await seedClient(busy.auth, ['reports:read']);
+      const send = () =>
+        request(busy.app).post('/oauth/token').set('Authorization', basic(c.clientId, c.clientSecret)).type('form').send({ grant_type: 'client_credentials' });
+      const results = await Promise.all([send(), send(), send(), send()]);
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     } finally {
       await busy.close();
     }
