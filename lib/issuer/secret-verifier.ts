@@ -1,7 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import type { SecretHasher } from './bcrypt-pool';
-import { setBounded } from './bounded-map';
+import { setBounded } from '../bounded-map';
 
 interface Remembered {
   /** The bcrypt hash this secret matched: a rotation changes it, so the entry stops matching. */

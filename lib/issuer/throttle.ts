@@ -1,4 +1,4 @@
-import { setBounded } from './bounded-map';
+import { setBounded } from '../bounded-map';
 
 /**
  * Throttling of failed client authentication (RFC 6749 §10.10, RFC 9700 §4.16: make credential guessing

@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import { setBounded } from '../bounded-map';
+import { WalChangeDetector } from './change-detector';
 import { Clients } from './clients';
 import { openDatabase, type OpenOptions } from './database';
 import { invalid } from './errors';
@@ -28,6 +30,9 @@ export interface SqliteRegistryOptions extends OpenOptions {
   now?: () => number;
 }
 
+/** Token statuses remembered between two registry changes. */
+const MAX_CACHED_STATUSES = 10_000;
+
 const systemNow = (): number => Math.floor(Date.now() / 1000);
 
 /** The SQLite registry: one file, shared safely by the server and the CLI. */
@@ -41,6 +46,11 @@ export class SqliteRegistry implements RegistryStore {
   private readonly now: () => number;
   private readonly dataVersion;
   private localWrites = 0;
+  /** Commit detection without SQL (null: not available, query every time). */
+  private readonly changes: WalChangeDetector | null;
+  /** Token statuses answered since the registry last changed: reused until any process commits. */
+  private readonly statuses = new Map<string, TokenStatus>();
+  private statusesVersion = -1;
 
   constructor(path: string, options: SqliteRegistryOptions = {}) {
     this.bcryptCost = options.bcryptCost ?? DEFAULT_BCRYPT_COST;
@@ -52,6 +62,7 @@ export class SqliteRegistry implements RegistryStore {
     this.revocations = new Revocations(this.db);
     this.keys = new Keys(this.db);
     this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+    this.changes = path === ':memory:' ? null : WalChangeDetector.open(path);
   }
 
   /** Runs fn in one IMMEDIATE transaction (taking the write lock up front avoids upgrade deadlocks). */
@@ -138,8 +149,26 @@ export class SqliteRegistry implements RegistryStore {
   revokeToken(input: RevocationInput): Promise<void> {
     return this.write(() => this.revocations.revoke(input, this.now()));
   }
+  /**
+   * Asked by the guard on every request. A revoke, disable or delete by any process (the CLI
+   * included) is a commit, which the change detector sees, so a cached answer is never stale.
+   */
   tokenStatus(jti: string, clientId: string): Promise<TokenStatus> {
-    return this.run(() => this.revocations.tokenStatus(jti, clientId));
+    return this.run(() => {
+      if (!this.changes) return this.revocations.tokenStatus(jti, clientId);
+      const version = this.changes.version();
+      if (version !== this.statusesVersion) {
+        this.statuses.clear();
+        this.statusesVersion = version;
+      }
+      const key = `${clientId} ${jti}`;
+      let status = this.statuses.get(key);
+      if (status === undefined) {
+        status = this.revocations.tokenStatus(jti, clientId);
+        setBounded(this.statuses, key, status, MAX_CACHED_STATUSES);
+      }
+      return status;
+    });
   }
   pruneRevocations(now = this.now()): Promise<number> {
     return this.write(() => this.revocations.pruneExpired(now));
@@ -171,11 +200,12 @@ export class SqliteRegistry implements RegistryStore {
   }
 
   changeStamp(): Promise<number> {
-    return this.run(() => (this.dataVersion.get() as number) + this.localWrites);
+    return this.run(() => (this.changes ? this.changes.version() : (this.dataVersion.get() as number) + this.localWrites));
   }
 
   close(): Promise<void> {
     return this.run(() => {
+      this.changes?.close();
       if (this.db.open) this.db.close();
     });
   }

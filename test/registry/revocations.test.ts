@@ -64,3 +64,26 @@ test.each([
 ])('revoking with %s is refused', async (_label, input) => {
   await expect(t.registry.revokeToken(input)).rejects.toMatchObject({ kind: 'invalid' });
 });
+
+describe('status answers reused until the registry changes (WAL-index change detection)', () => {
+  test('a revocation or a disable made through ANOTHER connection is seen on the very next status read', async () => {
+    const { SqliteRegistry } = await import('../../lib/registry');
+    await t.registry.createGroup('cache-g', ['a']);
+    const { client } = await t.registry.createClient({ name: 'c', groups: ['cache-g'] });
+    // Warm the cache: the same question twice.
+    expect(await t.registry.tokenStatus('jti-1', client.clientId)).toBe('active');
+    expect(await t.registry.tokenStatus('jti-1', client.clientId)).toBe('active');
+    const other = new SqliteRegistry(t.path, { bcryptCost: 4 });
+    try {
+      await other.revokeToken({ jti: 'jti-1', clientId: client.clientId, expiresAt: Math.floor(Date.now() / 1000) + 600 });
+      expect(await t.registry.tokenStatus('jti-1', client.clientId)).toBe('revoked');
+      expect(await t.registry.tokenStatus('jti-2', client.clientId)).toBe('active');
+      await other.setClientEnabled(client.clientId, false);
+      expect(await t.registry.tokenStatus('jti-2', client.clientId)).toBe('client_disabled');
+      await other.deleteClient(client.clientId);
+      expect(await t.registry.tokenStatus('jti-2', client.clientId)).toBe('client_unknown');
+    } finally {
+      await other.close();
+    }
+  });
+});
