@@ -49,7 +49,7 @@ export class SqliteRegistry implements RegistryStore {
   /** Commit detection without SQL (null: not available, query every time). */
   private readonly changes: WalChangeDetector | null;
   /** Token statuses answered since the registry last changed: reused until any process commits. */
-  private readonly statuses = new Map<string, TokenStatus>();
+  private readonly statuses = new Map<string, { clientId: string; status: TokenStatus }>();
   private statusesVersion = -1;
 
   constructor(path: string, options: SqliteRegistryOptions = {}) {
@@ -161,12 +161,11 @@ export class SqliteRegistry implements RegistryStore {
         this.statuses.clear();
         this.statusesVersion = version;
       }
-      const key = `${clientId} ${jti}`;
-      let status = this.statuses.get(key);
-      if (status === undefined) {
-        status = this.revocations.tokenStatus(jti, clientId);
-        setBounded(this.statuses, key, status, MAX_CACHED_STATUSES);
-      }
+      // Keyed by jti (unique per token); the client is compared, not concatenated into the key.
+      const known = this.statuses.get(jti);
+      if (known !== undefined && known.clientId === clientId) return known.status;
+      const status = this.revocations.tokenStatus(jti, clientId);
+      setBounded(this.statuses, jti, { clientId, status }, MAX_CACHED_STATUSES);
       return status;
     });
   }
