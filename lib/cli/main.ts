@@ -79,6 +79,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // A reader that stops early (`ccgate --help | head`) is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   // exitCode, not exit(): lets stdout drain first.
   void main(process.argv).then((code) => {
     process.exitCode = code;

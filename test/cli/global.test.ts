@@ -121,3 +121,10 @@ describe('usage errors', () => {
     expect(r.stderr).toContain(message);
   });
 });
+
+test('a reader that stops early (ccgate --help | true) gets no EPIPE stack trace', () => {
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const out = spawnSync('bash', ['-c', `node ${JSON.stringify(require('node:path').resolve(__dirname, '../../dist/lib/cli/main.js'))} --help | true; exit \${PIPESTATUS[0]}`], { encoding: 'utf8' });
+  expect(out.stderr).not.toMatch(/EPIPE|at /);
+  expect(out.status).toBe(0);
+});
