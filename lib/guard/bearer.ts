@@ -4,6 +4,8 @@
  */
 
 /** What extraction reads from a request (an Express Request satisfies it). */
+import { authorizationHeaderCount } from '../headers';
+
 export interface BearerSource {
   headers: { authorization?: string };
   rawHeaders: string[];
@@ -19,14 +21,6 @@ export type Extraction =
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
-
-function authorizationHeaderCount(rawHeaders: string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].length === 13 && rawHeaders[i].toLowerCase() === 'authorization') count++;
-  }
-  return count;
-}
 
 function hasParam(container: unknown, name: string): boolean {
   return typeof container === 'object' && container !== null && Object.prototype.hasOwnProperty.call(container, name);

@@ -3,6 +3,7 @@ import { Passport, Strategy } from 'passport';
 import { BasicStrategy } from 'passport-http';
 import { invalidClient, invalidRequest, temporarilyUnavailable, tooManyFailedAttempts } from '../errors';
 import type { AuditEvents } from '../events';
+import { authorizationHeaderCount } from '../headers';
 import type { ClientCredentials, RegistryStore } from '../registry';
 import { isBasicAuthorization, parseBasicAuthorization } from './basic';
 import { HasherBusyError } from './bcrypt-pool';
@@ -73,12 +74,6 @@ export interface ClientAuthenticationDeps {
   /** Milliseconds a locked caller waits for its 429. */
   lockedDelayMs?: number;
   events: AuditEvents;
-}
-
-function authorizationHeaderCount(rawHeaders: string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i].toLowerCase() === 'authorization') count++;
-  return count;
 }
 
 /** Which method the request used (RFC 6749 §2.3): exactly one is required. */
