@@ -3,9 +3,9 @@
  * and RFC 6750 §5.3 warn against tokens in URIs, and form-body tokens need a parsed body we do not own.
  */
 
-/** What extraction reads from a request (an Express Request satisfies it). */
 import { authorizationHeaderCount } from '../headers';
 
+/** What extraction reads from a request (an Express Request satisfies it). */
 export interface BearerSource {
   headers: { authorization?: string };
   rawHeaders: string[];
