@@ -2,7 +2,7 @@
  * Support for the adversarial suite: assertions on RFC 6749 / 6750 error answers, raw HTTP for what
  * supertest refuses to send, an audit-event recorder, and token forging with the registry's real key.
  */
-import { createHmac, createPublicKey, createSign, randomBytes } from 'node:crypto';
+import { createHmac, createPublicKey, createSign } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -205,23 +205,7 @@ export class EventLog {
 
 // ---- forging tokens ----
 
-export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
-
-/** Claims of a valid token for `clientId` (overridable one by one). */
-export function claimsFor(clientId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const now = nowSeconds();
-  return {
-    iss: ISSUER,
-    sub: clientId,
-    aud: ISSUER,
-    iat: now,
-    exp: now + 300,
-    jti: randomBytes(12).toString('base64url'),
-    client_id: clientId,
-    scope: 'reports:read',
-    ...overrides,
-  };
-}
+export { claimsFor, nowSeconds } from '../support';
 
 export interface RealKey {
   kid: string;
