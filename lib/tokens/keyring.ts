@@ -127,6 +127,8 @@ export class Keyring implements VerificationKeys {
   private async refresh(force = false): Promise<void> {
     const stamp = await this.source.changeStamp();
     if (!force && stamp === this.loadedStamp && !this.statusMayHaveChanged()) return;
+    // A forced reload must not settle for a load that began before what it waits for was written.
+    if (force && this.loading) await this.loading.catch(() => undefined);
     // One load at a time; concurrent callers share it.
     this.loading ??= this.load(stamp).finally(() => {
       this.loading = null;
