@@ -52,16 +52,9 @@ export interface SigningKey extends VerificationKey {
   privateKey: KeyObject;
 }
 
-/**
- * Private KeyObjects per key. OpenSSL serializes RSA signatures made with one key object (measured
- * here: four concurrent RS256 signs with one object take as long as four in a row), so each key is
- * parsed a few times and signs round-robin: concurrent signs on libuv's thread pool then run in parallel.
- */
-const SIGNING_COPIES = 4;
-
 interface ParsedKey {
   stored: StoredKey;
-  privateKeys: KeyObject[];
+  privateKey: KeyObject;
   publicKey: KeyObject;
   /** What the JWKS shows: rebuilt from the public KeyObject, so no private member can ever be published. */
   published: PublicJwk;
@@ -82,7 +75,6 @@ export class Keyring implements VerificationKeys {
   private parsed = new Map<string, ParsedKey>();
   private loadedStamp: number | null = null;
   private loading: Promise<void> | null = null;
-  private nextCopy = 0;
 
   constructor(private readonly source: KeySource) {}
 
@@ -106,8 +98,7 @@ export class Keyring implements VerificationKeys {
       key = this.activeKey(alg);
       if (!key) throw new Error(`no ${alg} signing key could be loaded`);
     }
-    const privateKey = key.privateKeys[this.nextCopy++ % key.privateKeys.length];
-    return { kid: key.stored.kid, alg, key: key.publicKey, privateKey };
+    return { kid: key.stored.kid, alg, key: key.publicKey, privateKey: key.privateKey };
   }
 
   /** RFC 7517 §5: the public keys that may have signed a live token. */
@@ -156,7 +147,7 @@ export class Keyring implements VerificationKeys {
       const publicKey = previous?.publicKey ?? createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' });
       next.set(key.kid, {
         stored: key,
-        privateKeys: previous?.privateKeys ?? Array.from({ length: SIGNING_COPIES }, () => createPrivateKey(key.privateKeyPem)),
+        privateKey: previous?.privateKey ?? createPrivateKey(key.privateKeyPem),
         publicKey,
         published: previous?.published ?? publicMembers(key.kid, key.alg, publicKey),
       });
