@@ -80,7 +80,9 @@ export function issueToken(config: TokenEndpointConfig): RequestHandler {
         requestId,
       });
       // RFC 6749 §4.4.3: no refresh token for client credentials.
-      res.json({ access_token: token, token_type: 'Bearer', expires_in: lifetime, scope: formatScope(scopes) });
+      const body = { access_token: token, token_type: 'Bearer', expires_in: lifetime, scope: formatScope(scopes) };
+      // Written directly: res.json would also hash the body for an ETag, useless on a no-store answer.
+      res.type('application/json').end(JSON.stringify(body));
     }, next);
   };
 }
