@@ -1,5 +1,5 @@
 /** Shared constants, result rows and the interleaved, median-of-rounds measurement used by every scenario. */
-import { load, machineCpu, serverCpuMicros, type LoadResult, type LoadSpec } from './harness';
+import { FORM, load, machineCpu, serverCpuMicros, type LoadResult, type LoadSpec } from './harness';
 
 export const ISSUER = 'https://issuer.bench.local';
 export const AUDIENCE = 'https://api.bench.local';
@@ -14,6 +14,11 @@ export const DURATION = Number(process.env.BENCH_DURATION ?? 1.5);
 export const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 export const REWARMUP = Math.min(WARMUP, 0.3);
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+/** Load against a server's token endpoint with the usual form body; client credentials come in `extra`. */
+export function tokenEndpointSpec(url: string, extra: Partial<LoadSpec> = {}): LoadSpec {
+  return { url, path: '/oauth/token', method: 'POST', body: TOKEN_BODY, ...extra, headers: { 'content-type': FORM, ...extra.headers } };
+}
 
 export interface ResultRow {
   scenario: string;

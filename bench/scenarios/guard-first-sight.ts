@@ -5,10 +5,9 @@
  * token endpoint signs them. The bare route gets the same stream of Authorization headers, so the load
  * generator does the same work on both sides.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { AUDIENCE, assertClean, DURATION, fmt, ISSUER, measuredRun, median, ratioRow, ROUNDS as ALL_ROUNDS, SCOPE, WARMUP, type Scenario } from '../lib/common';
-import { compiledServer, expect200, load, runChild, startServer, tempDir, type LoadResult, type LoadSpec } from '../lib/harness';
+import { compiledServer, expect200, load, startServer, type LoadResult, type LoadSpec } from '../lib/harness';
+import { mintTokens } from '../lib/mint';
 import { seedRegistry } from '../lib/seed';
 
 /** Requests per guarded measurement and per warm-up (each a never-seen token). */
@@ -26,20 +25,7 @@ export const guardFirstSight: Scenario = {
     const seeded = await seedRegistry({ clients: 4, algorithms: ['RS256'] });
     // Slack: autocannon builds a request per connection up front (and one after the last reply) that is never sent.
     const count = ROUNDS * (MEASURE_TOKENS + WARMUP_TOKENS) + 1_000;
-    const out = path.join(tempDir(), 'tokens.txt');
-    const minted = await runChild('minter', compiledServer('minter'), {
-      db: seeded.dbPath,
-      alg: 'RS256',
-      count,
-      clientId: seeded.clientIds[0],
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      scope: SCOPE,
-      out,
-    });
-    ctx.log(`  minted ${fmt(count)} RS256 tokens in ${String(minted.seconds)} s`);
-    const tokens = readFileSync(out, 'utf8').split('\n');
-    if (tokens.length !== count || new Set(tokens).size !== count) throw new Error('minter did not produce distinct tokens');
+    const tokens = await mintTokens(ctx, seeded, 'RS256', count);
 
     const server = await startServer('ccgate', compiledServer('ccgate-server'), { db: seeded.dbPath, issuer: ISSUER, audience: AUDIENCE, scope: SCOPE });
     try {

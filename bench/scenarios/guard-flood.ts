@@ -12,8 +12,8 @@
  * Latencies are exact (every 2xx response time recorded, not autocannon's 1 ms histogram). The probe
  * is closed-loop: when the server falls behind, it sends less (its achieved rate is in the notes).
  */
-import { AUDIENCE, DURATION, fmt, ISSUER, median, ratioRow, REWARMUP, ROUNDS, SCOPE, TOKEN_BODY, WARMUP, type ResultRow, type RunContext, type Scenario } from '../lib/common';
-import { basicAuth, compiledServer, fetchToken, FORM, load, sleep, startServer, type LoadResult, type LoadSpec } from '../lib/harness';
+import { AUDIENCE, DURATION, fmt, ISSUER, median, ratioRow, REWARMUP, ROUNDS, SCOPE, TOKEN_BODY, tokenEndpointSpec, WARMUP, type ResultRow, type RunContext, type Scenario } from '../lib/common';
+import { basicAuth, compiledServer, fetchToken, load, sleep, startServer, type LoadResult, type LoadSpec } from '../lib/harness';
 import { seedRegistry } from '../lib/seed';
 
 const GUARD_RATE = 1000;
@@ -49,14 +49,10 @@ async function variant(ctx: RunContext, scenario: string, label: string, throttl
       overallRate: GUARD_RATE,
       recordLatencies: true,
     };
-    const flood: LoadSpec = {
-      url: server.url,
-      path: '/oauth/token',
-      method: 'POST',
-      body: TOKEN_BODY,
-      headers: { 'content-type': FORM, authorization: basicAuth(seeded.clientIds[1], 'wrong-secret-wrong-secret-wrong') },
+    const flood = tokenEndpointSpec(server.url, {
+      headers: { authorization: basicAuth(seeded.clientIds[1], 'wrong-secret-wrong-secret-wrong') },
       connections: floodConnections,
-    };
+    });
     const quiet: LoadResult[] = [];
     const flooded: LoadResult[] = [];
     const floods: LoadResult[] = [];

@@ -5,10 +5,9 @@
  * would take minutes on two cores, ES256 ones seconds. RSS is read from the server's /__stats route
  * (process.memoryUsage(), no forced GC) after 0 (warm-up only), 50k, 100k and 200k tokens.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { AUDIENCE, fmt, ISSUER, SCOPE, type ResultRow, type Scenario } from '../lib/common';
-import { compiledServer, expect200, getJson, load, runChild, startServer, tempDir } from '../lib/harness';
+import { compiledServer, expect200, getJson, load, startServer } from '../lib/harness';
+import { mintTokens } from '../lib/mint';
 import { seedRegistry } from '../lib/seed';
 
 const TOTAL = 200_000;
@@ -21,21 +20,8 @@ export const memory: Scenario = {
   title: 'Memory: server RSS while 200,000 distinct tokens pass the guard',
   async run(ctx) {
     const seeded = await seedRegistry({ clients: 4, algorithms: ['ES256'] });
-    const out = path.join(tempDir(), 'tokens.txt');
     const count = TOTAL + 2_000; // slack: requests autocannon builds but never sends
-    const minted = await runChild('minter', compiledServer('minter'), {
-      db: seeded.dbPath,
-      alg: 'ES256',
-      count,
-      clientId: seeded.clientIds[0],
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      scope: SCOPE,
-      out,
-    });
-    ctx.log(`  minted ${fmt(count)} ES256 tokens in ${String(minted.seconds)} s`);
-    const tokens = readFileSync(out, 'utf8').split('\n');
-    if (tokens.length !== count) throw new Error('minter produced the wrong number of tokens');
+    const tokens = await mintTokens(ctx, seeded, 'ES256', count);
     const server = await startServer('ccgate ES256', compiledServer('ccgate-server'), {
       db: seeded.dbPath,
       issuer: ISSUER,

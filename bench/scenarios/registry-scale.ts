@@ -4,8 +4,8 @@
  * Both registries are seeded before their server starts with direct SQL inserts through better-sqlite3
  * in one transaction (one shared cost-10 bcrypt hash; see lib/seed.ts); revocations are unexpired.
  */
-import { AUDIENCE, fmt, ISSUER, measureInterleaved, ratioRow, type Measured, SCOPE, TOKEN_BODY, type Scenario, type Target } from '../lib/common';
-import { basicAuth, compiledServer, expect200, fetchToken, FORM, startServer, type ServerHandle } from '../lib/harness';
+import { AUDIENCE, fmt, ISSUER, measureInterleaved, ratioRow, type Measured, SCOPE, TOKEN_BODY, tokenEndpointSpec, type Scenario, type Target } from '../lib/common';
+import { basicAuth, compiledServer, expect200, fetchToken, startServer, type ServerHandle } from '../lib/harness';
 import { seedRegistry, type Seeded } from '../lib/seed';
 
 export const registryScale: Scenario = {
@@ -36,14 +36,9 @@ export const registryScale: Scenario = {
         targets.push({
           label: `issue, ${label}`,
           stats: server.url,
-          spec: {
-            url: server.url,
-            path: '/oauth/token',
-            method: 'POST',
-            body: TOKEN_BODY,
-            headers: { 'content-type': FORM },
+          spec: tokenEndpointSpec(server.url, {
             variants: clients.map((id) => ({ headers: { authorization: basicAuth(id, seed.secret) } })),
-          },
+          }),
         });
         targets.push({ label: `guard, ${label}`, stats: server.url, spec: { url: server.url, path: '/guarded', headers: { authorization: `Bearer ${token}` } } });
       }

@@ -9,8 +9,8 @@
  * server whose secret cache can never hit, because each of thousands of seeded clients (distinct
  * client_ids, one shared cost-10 hash) is used exactly once, and whose compares run on the main thread.
  */
-import { AUDIENCE, DURATION, fmt, ISSUER, ROUNDS, measureInterleaved, ratioRow, type Measured, SCOPE, TOKEN_BODY, type ResultRow, type RunContext, type Scenario, type Target } from '../lib/common';
-import { basicAuth, compiledServer, fetchToken, FORM, jwtHeader, sourceServer, startServer, type ServerHandle } from '../lib/harness';
+import { AUDIENCE, DURATION, fmt, ISSUER, ROUNDS, measureInterleaved, ratioRow, type Measured, SCOPE, TOKEN_BODY, tokenEndpointSpec, type ResultRow, type RunContext, type Scenario, type Target } from '../lib/common';
+import { basicAuth, compiledServer, fetchToken, jwtHeader, sourceServer, startServer, type ServerHandle } from '../lib/harness';
 import { seedRegistry, type Seeded } from '../lib/seed';
 
 const COLD_CLIENTS = 3000;
@@ -39,19 +39,14 @@ async function startColdServer(label: string, bcryptWorkers: number | undefined)
   const target: Target = {
     label,
     stats: server.url,
-    spec: {
-      url: server.url,
-      path: '/oauth/token',
-      method: 'POST',
-      body: TOKEN_BODY,
-      headers: { 'content-type': FORM },
+    spec: tokenEndpointSpec(server.url, {
       connections: COLD_CONNECTIONS,
       // Each client once; if they ever ran out, a wrong secret makes the run fail loudly (401s).
       setup: (h) => {
         const id = seeded.clientIds[next++];
         h.authorization = id === undefined ? basicAuth('exhausted', 'x'.repeat(32)) : basicAuth(id, seeded.secret);
       },
-    },
+    }),
   };
   return { server, target };
 }
@@ -125,14 +120,10 @@ export const tokenRepeat: Scenario = {
       const target = (label: string, server: ServerHandle, path: string, seed: Seeded): Target => ({
         label,
         stats: server.url,
-        spec: {
-          url: server.url,
+        spec: tokenEndpointSpec(server.url, {
           path,
-          method: 'POST',
-          body: TOKEN_BODY,
-          headers: { 'content-type': FORM },
           variants: seed.clientIds.map((id) => ({ headers: { authorization: basicAuth(id, seed.secret) } })),
-        },
+        }),
       });
       const m = await measureInterleaved(
         [

@@ -7,7 +7,7 @@
  *   POST /oauth/token   ccgate's token endpoint (and /oauth/jwks for remote validators)
  *   GET  /__stats       process.memoryUsage() and process.cpuUsage() (memory scenario, CPU per request)
  */
-import express from 'express';
+import { benchApp, serve } from './serve';
 import { ccgate, type SigningAlgorithm } from '../../lib';
 
 interface Config {
@@ -32,30 +32,11 @@ const auth = ccgate({
   onServerError: (err) => console.error('server fault', err),
 });
 
-const app = express();
-app.disable('x-powered-by');
-app.get('/bare', (_req, res) => {
-  res.json({ ok: true });
-});
+const app = benchApp();
 app.get('/guarded', auth.requireScope(config.scope), (_req, res) => {
   res.json({ ok: true });
 });
 app.use('/oauth', auth.tokenRouter());
 app.use(auth.metadataRouter());
-app.get('/__stats', (_req, res) => {
-  res.json({ ...process.memoryUsage(), cpu: process.cpuUsage() });
-});
 
-const server = app.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (address && typeof address === 'object') process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);
-});
-server.keepAliveTimeout = 60_000;
-
-const shutdown = (): void => {
-  server.close();
-  server.closeAllConnections();
-  void auth.close().finally(() => process.exit(0));
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+serve(app, () => auth.close());

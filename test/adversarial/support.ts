@@ -12,6 +12,7 @@ import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import type { AuditEvent, Ccgate } from '../../lib';
 import { basic, ISSUER, type TestServer } from '../helpers';
+import { expectTokenError } from '../support';
 
 export { ISSUER };
 
@@ -23,24 +24,13 @@ export const SERVER_SCRIPT = join(__dirname, 'fixtures', 'server.js');
 /** RFC 6749 §5.2 error codes (the token endpoint may answer nothing else). */
 export const RFC6749_ERRORS = ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope'];
 
-/** RFC 6749 §5.2: error_description = 1*( %x20-21 / %x23-5B / %x5D-7E ). */
-const DESCRIPTION_CHARS = /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/;
-
 interface ResponseLike {
   status: number;
   headers: Record<string, any>;
   body: any;
 }
 
-/** An RFC 6749 §5.2 error: exact status and code, JSON, a legal description, no-store (§5.1). */
-export function expectTokenError(res: ResponseLike, status: number, code: string): void {
-  expect({ status: res.status, error: res.body?.error }).toEqual({ status, error: code });
-  expect(res.headers['content-type']).toMatch(/^application\/json/);
-  expect(Object.keys(res.body).sort()).toEqual(['error', 'error_description']);
-  expect(res.body.error_description).toMatch(DESCRIPTION_CHARS);
-  expect(res.headers['cache-control']).toBe('no-store');
-  expect(res.headers.pragma).toBe('no-cache');
-}
+export { expectTokenError };
 
 /** invalid_client answered 401 with a Basic challenge (RFC 6749 §5.2). */
 export function expectInvalidClient(res: ResponseLike): void {

@@ -70,46 +70,49 @@ test('RFC 7009 §2: a revocation made before a restart still holds after it', as
   }
 });
 
-test('a second instance on the same file (CLI next to the server) sees a client disabled by the other at once', async () => {
+interface TwoInstances {
+  /** The serving instance's app, and a seeded client's credentials. */
+  app: ReturnType<typeof appFor>;
+  clientId: string;
+  clientSecret: string;
+  /** A second instance on the same file, as the CLI is. */
+  other: Ccgate;
+}
+
+/** A server and a second instance on one registry file, with a client in a reports:read group. */
+async function withTwoInstances(body: (t: TwoInstances) => Promise<void>): Promise<void> {
   const { dir, cleanup } = tempDir();
   const db = join(dir, 'ccgate.db');
   const server = ccgate({ db, ...options });
-  const cli = ccgate({ db, ...options });
+  const other = ccgate({ db, ...options });
   try {
     await server.registry.createGroup('g', ['reports:read']);
     const { client, clientSecret } = await server.registry.createClient({ name: 'c', groups: ['g'] });
-    const app = appFor(server);
-    const token = await getToken({ app }, client.clientId, clientSecret as string);
-    expect((await request(app).get('/api/reports').set('Authorization', `Bearer ${token}`)).status).toBe(200);
-    await cli.registry.setClientEnabled(client.clientId, false);
-    expect((await request(app).get('/api/reports').set('Authorization', `Bearer ${token}`)).status).toBe(401);
+    await body({ app: appFor(server), clientId: client.clientId, clientSecret: clientSecret as string, other });
   } finally {
-    await cli.close();
+    await other.close();
     await server.close();
     cleanup();
   }
-});
+}
 
-test('a key rotated by another process is picked up: new tokens carry the new kid, old tokens stay valid', async () => {
-  const { dir, cleanup } = tempDir();
-  const db = join(dir, 'ccgate.db');
-  const server = ccgate({ db, ...options });
-  const cli = ccgate({ db, ...options });
-  try {
-    await server.registry.createGroup('g', ['reports:read']);
-    const { client, clientSecret } = await server.registry.createClient({ name: 'c', groups: ['g'] });
-    const app = appFor(server);
-    const ts = { app };
-    const oldToken = await getToken(ts, client.clientId, clientSecret as string);
-    const rotated = await cli.registry.rotateKey({ alg: 'RS256', leadSeconds: 0 });
-    const newToken = await getToken(ts, client.clientId, clientSecret as string);
+const callReports = (app: TwoInstances['app'], token: string) => request(app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+
+test('a second instance on the same file (CLI next to the server) sees a client disabled by the other at once', () =>
+  withTwoInstances(async ({ app, clientId, clientSecret, other }) => {
+    const token = await getToken({ app }, clientId, clientSecret);
+    expect((await callReports(app, token)).status).toBe(200);
+    await other.registry.setClientEnabled(clientId, false);
+    expect((await callReports(app, token)).status).toBe(401);
+  }));
+
+test('a key rotated by another process is picked up: new tokens carry the new kid, old tokens stay valid', () =>
+  withTwoInstances(async ({ app, clientId, clientSecret, other }) => {
+    const oldToken = await getToken({ app }, clientId, clientSecret);
+    const rotated = await other.registry.rotateKey({ alg: 'RS256', leadSeconds: 0 });
+    const newToken = await getToken({ app }, clientId, clientSecret);
     expect(decodeJwt(newToken).header.kid).toBe(rotated.kid);
     expect(decodeJwt(oldToken).header.kid).not.toBe(rotated.kid);
-    expect((await request(app).get('/api/reports').set('Authorization', `Bearer ${oldToken}`)).status).toBe(200);
-    expect((await request(app).get('/api/reports').set('Authorization', `Bearer ${newToken}`)).status).toBe(200);
-  } finally {
-    await cli.close();
-    await server.close();
-    cleanup();
-  }
-});
+    expect((await callReports(app, oldToken)).status).toBe(200);
+    expect((await callReports(app, newToken)).status).toBe(200);
+  }));

@@ -1,0 +1,25 @@
+/** Pre-minted distinct tokens for the first-sight and memory scenarios, from the separate minter process. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AUDIENCE, fmt, ISSUER, SCOPE, type RunContext } from './common';
+import { compiledServer, runChild, tempDir } from './harness';
+import type { Seeded } from './seed';
+
+/** `count` distinct tokens signed with the seeded registry's `alg` key, as the token endpoint signs them. */
+export async function mintTokens(ctx: RunContext, seeded: Seeded, alg: 'RS256' | 'ES256', count: number): Promise<string[]> {
+  const out = path.join(tempDir(), 'tokens.txt');
+  const minted = await runChild('minter', compiledServer('minter'), {
+    db: seeded.dbPath,
+    alg,
+    count,
+    clientId: seeded.clientIds[0],
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    scope: SCOPE,
+    out,
+  });
+  ctx.log(`  minted ${fmt(count)} ${alg} tokens in ${String(minted.seconds)} s`);
+  const tokens = readFileSync(out, 'utf8').split('\n');
+  if (tokens.length !== count || new Set(tokens).size !== count) throw new Error('the minter did not produce distinct tokens');
+  return tokens;
+}
