@@ -9,10 +9,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Express } from 'express';
 import jwt from 'jsonwebtoken';
-import request from 'supertest';
 import type { AuditEvent, Ccgate } from '../../lib';
-import { basic, ISSUER, type TestServer } from '../helpers';
-import { expectTokenError } from '../support';
+import { ISSUER, type TestServer } from '../helpers';
+import { expectTokenError, getToken as sharedGetToken, tokenRequest } from '../support';
 
 export { ISSUER };
 
@@ -72,20 +71,11 @@ export function expectBearerError(res: ResponseLike, status: number, code: strin
   return challenge.params;
 }
 
-/** POST /oauth/token with client_secret_basic and a form body. */
-export function tokenRequest(app: Express, clientId: string, clientSecret: string, extra: Record<string, string> = {}) {
-  return request(app)
-    .post('/oauth/token')
-    .set('Authorization', basic(clientId, clientSecret))
-    .type('form')
-    .send({ grant_type: 'client_credentials', ...extra });
-}
+export { tokenRequest };
 
-export async function getToken(app: Express, clientId: string, clientSecret: string, scope?: string): Promise<string> {
-  const res = await tokenRequest(app, clientId, clientSecret, scope === undefined ? {} : { scope });
-  if (res.status !== 200) throw new Error(`token request failed: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.access_token as string;
-}
+/** A fresh access token (the shared helper takes a server; these tests hold an app). */
+export const getToken = (app: Express, clientId: string, clientSecret: string, scope?: string): Promise<string> =>
+  sharedGetToken({ app }, clientId, clientSecret, scope);
 
 /** Basic credentials from raw bytes (no encoding of any kind applied). */
 export function basicBytes(bytes: Buffer | string): string {
