@@ -6,6 +6,7 @@
  *           guarded route, so revocation can be checked at the issuer's own guard.
  *   api:    another Express app on another port guarded by remoteGuard() (or anything else).
  */
+import { claimsFor as baseClaimsFor } from '../support';
 import { execFile } from 'node:child_process';
 import { createSign, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -246,20 +247,9 @@ export function signJws(privateKeyPem: string, _alg: 'RS256' | 'ES256', header: 
   return `${input}.${signature}`;
 }
 
-/** Claims of a plausible ccgate access token from `issuer` for `clientId`. */
+/** Claims of a plausible ccgate access token from `issuer` for `clientId`, for this suite's API audience. */
 export function claimsFor(issuer: string, clientId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    iss: issuer,
-    sub: clientId,
-    aud: API_AUDIENCE,
-    iat: now,
-    exp: now + 300,
-    jti: randomBytes(12).toString('base64url'),
-    client_id: clientId,
-    scope: 'reports:read',
-    ...overrides,
-  };
+  return baseClaimsFor(clientId, { iss: issuer, aud: API_AUDIENCE, ...overrides });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
