@@ -1,5 +1,7 @@
 import request from 'supertest';
-import { basic, createTestServer, seedClient, type TestServer } from './helpers';
+import { bearerGet, tokenRequest } from './support/oauth';
+import { seedClient } from './support/clients';
+import { createTestServer, type TestServer } from './support/servers';
 
 let server: TestServer;
 beforeAll(() => {
@@ -9,15 +11,11 @@ afterAll(() => server.close());
 
 test('end to end: token, call, 401, 403', async () => {
   const { clientId, clientSecret } = await seedClient(server.auth, ['reports:read']);
-  const tokenRes = await request(server.app)
-    .post('/oauth/token')
-    .set('Authorization', basic(clientId, clientSecret))
-    .type('form')
-    .send({ grant_type: 'client_credentials' });
+  const tokenRes = await tokenRequest(server.app, clientId, clientSecret);
   expect(tokenRes.status).toBe(200);
   expect(tokenRes.body.token_type).toBe('Bearer');
   const token = tokenRes.body.access_token as string;
-  const ok = await request(server.app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+  const ok = await bearerGet(server.app, token);
   expect(ok.status).toBe(200);
   expect(ok.body.client).toBe(clientId);
   const none = await request(server.app).get('/api/reports');

@@ -4,8 +4,11 @@
  */
 import request from 'supertest';
 import type { AuditEvent } from '../../lib';
-import { basic, createTestServer, seedClient, type TestServer } from '../helpers';
-import { EventLog, expectThrottled, getToken, tokenRequest } from './support';
+import { basic, bearerGet, expectThrottled, getToken, tokenRequest } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
+import { EventLog } from '../support/events';
+import { decodeJwt } from '../support/jwt';
 
 let server: TestServer;
 let log: EventLog;
@@ -48,7 +51,7 @@ test('token.issued: clientId, scope, jti, expiresAt, address and the caller\'s X
   expect(res.status).toBe(200);
   expect(res.headers['x-request-id']).toBe('req-issue-1');
   tokens.push(res.body.access_token);
-  const claims = JSON.parse(Buffer.from(res.body.access_token.split('.')[1], 'base64url').toString());
+  const claims = decodeJwt(res.body.access_token).payload;
   const [e] = log.ofType('token.issued');
   expect(e).toEqual({
     type: 'token.issued',
@@ -146,7 +149,7 @@ test('scope.denied at the token endpoint: clientId, the requested scope, where, 
 });
 
 test('scope.denied in the guard: clientId, the route\'s scope, where, requestId (the caller\'s, echoed)', async () => {
-  const token = await getToken(server.app, clientId, clientSecret);
+  const token = await getToken(server, clientId, clientSecret);
   tokens.push(token);
   log.clear();
   const res = await request(server.app).post('/api/reports').set('Authorization', `Bearer ${token}`).set('X-Request-Id', 'req-guard-scope');
@@ -165,12 +168,12 @@ test('scope.denied in the guard: clientId, the route\'s scope, where, requestId 
 });
 
 test('token.rejected in the guard: the reason, where, and a generated requestId echoed to the caller', async () => {
-  const token = await getToken(server.app, clientId, clientSecret);
+  const token = await getToken(server, clientId, clientSecret);
   tokens.push(token);
   const tampered = `${token.slice(0, -4)}AAAA`;
   tokens.push(tampered);
   log.clear();
-  const res = await request(server.app).get('/api/reports').set('Authorization', `Bearer ${tampered}`);
+  const res = await bearerGet(server.app, tampered);
   expect(res.status).toBe(401);
   const [e] = log.ofType('token.rejected');
   expect(e).toEqual({
@@ -184,9 +187,9 @@ test('token.rejected in the guard: the reason, where, and a generated requestId 
 });
 
 test('token.revoked via POST /oauth/revoke: clientId, jti, via, requestId; then token.rejected for it', async () => {
-  const token = await getToken(server.app, clientId, clientSecret);
+  const token = await getToken(server, clientId, clientSecret);
   tokens.push(token);
-  const jti = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti;
+  const jti = decodeJwt(token).payload.jti;
   log.clear();
   const res = await request(server.app)
     .post('/oauth/revoke')
@@ -198,7 +201,7 @@ test('token.revoked via POST /oauth/revoke: clientId, jti, via, requestId; then 
   expect(log.ofType('token.revoked')).toEqual([
     { type: 'token.revoked', time: expect.stringMatching(ISO_TIME), clientId, jti, via: 'revocation_endpoint', requestId: 'req-revoke-1' },
   ]);
-  const guarded = await request(server.app).get('/api/reports').set('Authorization', `Bearer ${token}`).set('X-Request-Id', 'req-after-revoke');
+  const guarded = await bearerGet(server.app, token).set('X-Request-Id', 'req-after-revoke');
   expect(guarded.status).toBe(401);
   expect(log.ofType('token.rejected')).toEqual([
     expect.objectContaining({ reason: 'The access token was revoked.', where: 'guard', requestId: 'req-after-revoke' }),
@@ -206,9 +209,9 @@ test('token.revoked via POST /oauth/revoke: clientId, jti, via, requestId; then 
 });
 
 test('token.introspected: callerId, active, jti (never the token)', async () => {
-  const token = await getToken(server.app, clientId, clientSecret);
+  const token = await getToken(server, clientId, clientSecret);
   tokens.push(token);
-  const jti = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti;
+  const jti = decodeJwt(token).payload.jti;
   log.clear();
   const res = await request(server.app).post('/oauth/introspect').set('Authorization', basic(clientId, clientSecret)).type('form').send({ token });
   expect(res.body.active).toBe(true);

@@ -5,8 +5,10 @@
 import { performance } from 'node:perf_hooks';
 import request from 'supertest';
 import { SqliteRegistry } from '../../lib';
-import { createTestServer, seedClient, type TestServer } from '../helpers';
-import { expectInvalidClient, median, tokenRequest } from './support';
+import { median } from '../support/time';
+import { expectInvalidClient, tokenRequest } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 let clientId: string;

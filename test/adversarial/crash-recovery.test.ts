@@ -5,9 +5,10 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { tempDir } from '../helpers';
-import { adminPost, http, requestToken, revokeToken, startServer, type ChildServer } from './processes';
-import { sleep } from './support';
+import { tempDir } from '../support/temp';
+import { sleep } from '../support/time';
+import { startChildServer, type ChildServer } from '../support/processes';
+import { decodeJwt } from '../support/jwt';
 
 jest.setTimeout(90_000);
 
@@ -31,10 +32,10 @@ function burst(server: ChildServer, acked: Acked, tag: string): { stop: () => vo
     for (let i = 0; !stopped; i++) {
       const group = `g-${tag}-${worker}-${i}`;
       const scopes = ['reports:read', `${group}:write`];
-      const g = await adminPost(server, '/admin/groups', { name: group, scopes });
+      const g = await server.adminPost('/admin/groups', { name: group, scopes });
       if (g.status !== 201) throw new Error(`group create answered ${g.status}`);
       acked.groups.set(group, [...scopes].sort());
-      const c = await adminPost(server, '/admin/clients', { name: `client ${group}`, groups: ['base', group] });
+      const c = await server.adminPost('/admin/clients', { name: `client ${group}`, groups: ['base', group] });
       if (c.status !== 201) throw new Error(`client create answered ${c.status}`);
       acked.clients.set(c.body.client_id, { secret: c.body.client_secret, groups: ['base', group].sort() });
     }
@@ -46,8 +47,8 @@ function burst(server: ChildServer, acked: Acked, tag: string): { stop: () => vo
         await sleep(5);
         continue;
       }
-      const res = await requestToken(server, id, (acked.clients.get(id) as { secret: string }).secret);
-      if (res.status !== 200) throw new Error(`token request answered ${res.status} ${JSON.stringify(res.body)}`);
+      const res = await server.tokenRequest(id, (acked.clients.get(id) as { secret: string }).secret);
+      if (res.status !== 200) throw new Error(`token request answered ${res.status} ${res.text}`);
       acked.tokens.push({ token: res.body.access_token, clientId: id });
     }
   };
@@ -59,7 +60,7 @@ function burst(server: ChildServer, acked: Acked, tag: string): { stop: () => vo
         continue;
       }
       acked.revokeAttempted.add(t.token);
-      const res = await revokeToken(server, t.clientId, (acked.clients.get(t.clientId) as { secret: string }).secret, t.token);
+      const res = await server.revoke(t.clientId, (acked.clients.get(t.clientId) as { secret: string }).secret, t.token);
       if (res.status !== 200) throw new Error(`revocation answered ${res.status}`);
       acked.revoked.add(t.token);
     }
@@ -114,7 +115,7 @@ function checkFile(dbPath: string, acked: Acked): void {
     for (const [id, c] of acked.clients) expect(byId.get(id)?.groups?.split(' ')).toEqual(c.groups);
     const revoked = db.prepare<[string], { jti: string }>('SELECT jti FROM revoked_tokens WHERE jti = ?');
     for (const token of acked.revoked) {
-      const jti = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti as string;
+      const jti = decodeJwt(token).payload.jti as string;
       expect(revoked.get(jti)?.jti).toBe(jti);
     }
   } finally {
@@ -125,12 +126,12 @@ function checkFile(dbPath: string, acked: Acked): void {
 async function checkServer(server: ChildServer, acked: Acked): Promise<void> {
   // Every acknowledged client's secret works (its secret row is whole).
   for (const [id, c] of acked.clients) {
-    const res = await requestToken(server, id, c.secret);
+    const res = await server.tokenRequest(id, c.secret);
     expect({ id, status: res.status }).toEqual({ id, status: 200 });
   }
   // Tokens from before the kill: valid unless revoked (the signing key was persisted).
   for (const { token } of acked.tokens) {
-    const res = await http(`${server.url}/api/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    const res = await server.get('/api/whoami', { authorization: `Bearer ${token}` });
     if (acked.revoked.has(token)) {
       expect(res.status).toBe(401);
       expect(res.body.error).toBe('invalid_token');
@@ -144,12 +145,12 @@ test('kill -9 during a burst of registry writes and token issuance, twice: ackno
   const { dir, cleanup } = tempDir('ccgate-crash-');
   const dbPath = join(dir, 'registry.db');
   const acked: Acked = { groups: new Map(), clients: new Map(), tokens: [], revoked: new Set(), revokeAttempted: new Set() };
-  let server = await startServer(dbPath);
+  let server = await startChildServer(dbPath);
   try {
-    expect((await adminPost(server, '/admin/groups', { name: 'base', scopes: ['reports:read'] })).status).toBe(201);
+    expect((await server.adminPost('/admin/groups', { name: 'base', scopes: ['reports:read'] })).status).toBe(201);
     // Warm up (the first token generates and persists the signing key) outside the burst.
-    const warm = await adminPost(server, '/admin/clients', { name: 'warm-up', groups: ['base'] });
-    expect((await requestToken(server, warm.body.client_id, warm.body.client_secret)).status).toBe(200);
+    const warm = await server.adminPost('/admin/clients', { name: 'warm-up', groups: ['base'] });
+    expect((await server.tokenRequest(warm.body.client_id, warm.body.client_secret)).status).toBe(200);
     acked.warmUpId = warm.body.client_id;
 
     for (let cycle = 0; cycle < 2; cycle++) {
@@ -174,7 +175,7 @@ test('kill -9 during a burst of registry writes and token issuance, twice: ackno
       expect(before.tokens).toBeGreaterThanOrEqual(10);
       expect(before.revoked).toBeGreaterThanOrEqual(3);
 
-      server = await startServer(dbPath);
+      server = await startChildServer(dbPath);
       checkFile(dbPath, acked);
       await checkServer(server, acked);
     }

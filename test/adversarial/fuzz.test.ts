@@ -6,8 +6,10 @@ import fc from 'fast-check';
 import request from 'supertest';
 import { extractBearerToken } from '../../lib/guard/bearer';
 import { parseBasicAuthorization } from '../../lib/issuer/basic';
-import { basic, createTestServer, seedClient, type TestServer } from '../helpers';
-import { getToken, realKey, RFC6749_ERRORS, type RealKey } from './support';
+import { basic, basicBytes, basicForm, basicRaw, formEncode, getToken, RFC6749_ERRORS } from '../support/oauth';
+import { realKey, type RealKey } from '../support/jwt';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 let clientId: string;
@@ -17,13 +19,10 @@ let key: RealKey;
 beforeAll(async () => {
   server = createTestServer({ onServerError: () => undefined });
   ({ clientId, clientSecret } = await seedClient(server.auth, ['reports:read', 'reports:write']));
-  await getToken(server.app, clientId, clientSecret);
+  await getToken(server, clientId, clientSecret);
   key = await realKey(server);
 });
 afterAll(() => server.close());
-
-/** RFC 6749 Appendix B form-encoding (space as '+'). */
-const formEncode = (v: string): string => new URLSearchParams([['v', v]]).toString().slice(2);
 
 /** Any Unicode text (whole code points, no lone surrogates). */
 const text = (maxLength: number) => fc.string({ unit: 'binary', maxLength });
@@ -44,7 +43,7 @@ describe('parseBasicAuthorization', () => {
       fc.constant(undefined),
       text(200),
       text(200).map((t) => `Basic ${t}`),
-      fc.uint8Array({ maxLength: 120 }).map((b) => `Basic ${Buffer.from(b).toString('base64')}`),
+      fc.uint8Array({ maxLength: 120 }).map((b) => basicBytes(b)),
       fc.uint8Array({ maxLength: 900 }).map((b) => `basic   ${Buffer.from(b).toString('base64')}  `),
       headerText(100).map((t) => `BASIC ${Buffer.from(t, 'latin1').toString('base64')}`),
     );
@@ -61,8 +60,7 @@ describe('parseBasicAuthorization', () => {
   test('round-trips any form-urlencoded client id and secret (RFC 6749 §2.3.1)', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }), text(30), fc.boolean(), (id, secret, useUriEncoding) => {
-        const enc = useUriEncoding ? encodeURIComponent : formEncode;
-        const header = `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`, 'utf8').toString('base64')}`;
+        const header = useUriEncoding ? basic(id, secret) : basicForm(id, secret);
         expect(parseBasicAuthorization(header)).toEqual({ kind: 'credentials', clientId: id, clientSecret: secret });
       }),
       { numRuns: 300 },
@@ -74,7 +72,7 @@ describe('parseBasicAuthorization', () => {
     const id = fc.string({ unit: fc.constantFrom(...'abcXYZ019-_.~'), minLength: 1, maxLength: 20 });
     fc.assert(
       fc.property(id, plain, (i, s) => {
-        expect(parseBasicAuthorization(`Basic ${Buffer.from(`${i}:${s}`).toString('base64')}`)).toEqual({ kind: 'credentials', clientId: i, clientSecret: s });
+        expect(parseBasicAuthorization(basicRaw(i, s))).toEqual({ kind: 'credentials', clientId: i, clientSecret: s });
       }),
       { numRuns: 200 },
     );

@@ -3,13 +3,14 @@
  * tokens, key-injection headers, odd ways of presenting a token. Forged tokens are signed with the
  * registry's real private key (jsonwebtoken) so that only the attacked property is wrong.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { createTestServer, seedClient, type TestServer } from '../helpers';
-import { claimsFor, expectBearerError, forge, forgeRaw, getToken, hs256, nowSeconds, rawHttp, realKey, sleep, unsecured, type RealKey } from './support';
+import { nowSeconds, sleep } from '../support/time';
+import { listen, rawSocketRequest, type Listening } from '../support/http';
+import { bearerGet, expectBearerError, getToken } from '../support/oauth';
+import { b64json, claimsFor, decodeJwt, foreignKey, forge, realKey, signHs256, signJws, unsecuredJws, type RealKey } from '../support/jwt';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 let clientId: string;
@@ -20,12 +21,12 @@ let genuine: string;
 beforeAll(async () => {
   server = createTestServer();
   ({ clientId, clientSecret } = await seedClient(server.auth, ['reports:read']));
-  genuine = await getToken(server.app, clientId, clientSecret); // also creates the signing key
+  genuine = await getToken(server, clientId, clientSecret); // also creates the signing key
   key = await realKey(server);
 });
 afterAll(() => server.close());
 
-const get = (token: string, path = '/api/reports') => request(server.app).get(path).set('Authorization', `Bearer ${token}`);
+const get = (token: string, path?: string) => bearerGet(server.app, token, path);
 
 async function expectRejected(token: string, description?: RegExp): Promise<void> {
   const res = await get(token);
@@ -41,30 +42,30 @@ test('control: the genuine token and a token forged with the real key and honest
 
 describe('signature and algorithm attacks', () => {
   test.each(['none', 'None', 'NONE', 'nOnE'])('alg %j (unsecured JWS) is rejected', async (alg) => {
-    await expectRejected(unsecured({ alg, typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /not a JWT/); // empty signature part
-    await expectRejected(`${unsecured({ alg, typ: 'at+jwt', kid: key.kid }, claimsFor(clientId))}c2ln`, /algorithm/);
+    await expectRejected(unsecuredJws({ alg, typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /not a JWT/); // empty signature part
+    await expectRejected(`${unsecuredJws({ alg, typ: 'at+jwt', kid: key.kid }, claimsFor(clientId))}c2ln`, /algorithm/);
   });
 
   test('HS256 keyed with the RSA public key PEM (algorithm confusion) is rejected', async () => {
-    await expectRejected(hs256(key.publicKeyPem, { alg: 'HS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
-    await expectRejected(hs256(JSON.stringify(key.publicJwk), { alg: 'HS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
+    await expectRejected(signHs256(key.publicKeyPem, { alg: 'HS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
+    await expectRejected(signHs256(JSON.stringify(key.publicJwk), { alg: 'HS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
   });
 
   test('an HMAC over the public key PEM presented as RS256 is an invalid signature', async () => {
-    await expectRejected(hs256(key.publicKeyPem, { alg: 'RS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /signature/);
+    await expectRejected(signHs256(key.publicKeyPem, { alg: 'RS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /signature/);
   });
 
   test('ES256 in the header with the RSA key\'s kid (algorithm substitution) is rejected', async () => {
-    await expectRejected(forgeRaw(key.privateKeyPem, { alg: 'ES256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /unknown key/);
-    await expectRejected(forgeRaw(key.privateKeyPem, { alg: 'PS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
-    await expectRejected(forgeRaw(key.privateKeyPem, { alg: 'RS512', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
+    await expectRejected(signJws(key.privateKeyPem, 'RS256', { alg: 'ES256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /unknown key/);
+    await expectRejected(signJws(key.privateKeyPem, 'RS256', { alg: 'PS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
+    await expectRejected(signJws(key.privateKeyPem, 'RS256', { alg: 'RS512', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
   });
 
   test('a tampered payload (scope widened, signature kept) is rejected', async () => {
-    const [h, p, s] = genuine.split('.');
-    const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+    const [h, , s] = genuine.split('.');
+    const payload = decodeJwt(genuine).payload;
     payload.scope = 'reports:read reports:write';
-    const tampered = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
+    const tampered = `${h}.${b64json(payload)}.${s}`;
     await expectRejected(tampered, /signature/);
     const res = await request(server.app).post('/api/reports').set('Authorization', `Bearer ${tampered}`);
     expectBearerError(res, 401, 'invalid_token');
@@ -72,14 +73,13 @@ describe('signature and algorithm attacks', () => {
 
   test('a tampered header (kid swapped, signature kept) is rejected', async () => {
     const [, p, s] = genuine.split('.');
-    const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, x: 1 })).toString('base64url');
+    const header = b64json({ alg: 'RS256', typ: 'at+jwt', kid: key.kid, x: 1 });
     await expectRejected(`${header}.${p}.${s}`, /signature/);
   });
 
   test('an unknown kid is rejected, whether signed by the real key or by an attacker key', async () => {
     await expectRejected(forge(key, claimsFor(clientId), { kid: 'no-such-kid' }), /unknown key/);
-    const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const pem = attacker.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const pem = foreignKey().privateKeyPem;
     await expectRejected(forge({ kid: 'attacker-kid', privateKeyPem: pem }, claimsFor(clientId)), /unknown key/);
     await expectRejected(forge({ kid: key.kid, privateKeyPem: pem }, claimsFor(clientId)), /signature/);
   });
@@ -102,21 +102,20 @@ describe('signature and algorithm attacks', () => {
 });
 
 describe('key-injection headers (jku, x5u, jwk) are never followed', () => {
-  let jwksServer: http.Server;
+  let jwksServer: Listening;
   let connections = 0;
   let url: string;
   let attackerPem: string;
   let attackerJwk: Record<string, unknown>;
   beforeAll(async () => {
-    const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    attackerPem = attacker.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    attackerJwk = { ...attacker.publicKey.export({ format: 'jwk' }), kid: 'attacker', alg: 'RS256', use: 'sig' };
-    jwksServer = http.createServer((_req, res) => res.end(JSON.stringify({ keys: [attackerJwk] })));
-    jwksServer.on('connection', () => connections++);
-    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
+    const attacker = foreignKey();
+    attackerPem = attacker.privateKeyPem;
+    attackerJwk = { ...attacker.publicJwk, kid: 'attacker', alg: 'RS256', use: 'sig' };
+    jwksServer = await listen((_req, res) => res.end(JSON.stringify({ keys: [attackerJwk] })));
+    jwksServer.server.on('connection', () => connections++);
+    url = jwksServer.origin;
   });
-  afterAll(() => new Promise<void>((resolve) => jwksServer.close(() => resolve())));
+  afterAll(() => jwksServer.stop());
 
   test('attacker-signed tokens pointing at the attacker\'s keys are rejected, and nothing connects to the attacker', async () => {
     const attacker = { kid: 'attacker', privateKeyPem: attackerPem };
@@ -178,7 +177,7 @@ describe('claims attacks', () => {
     ['no jti', { jti: undefined }],
     ['no client_id', { client_id: undefined }],
   ])('a token with %s is rejected', async (_label, override) => {
-    await expectRejected(forgeRaw(key.privateKeyPem, { alg: 'RS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId, override)));
+    await expectRejected(signJws(key.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId, override)));
   });
 
   test('a scope that only looks like the needed one does not pass (403 insufficient_scope)', async () => {
@@ -191,16 +190,16 @@ describe('claims attacks', () => {
 
 describe('token state: revoked, disabled, deleted', () => {
   test('a revoked token is rejected at once (even though its signature was cached)', async () => {
-    const token = await getToken(server.app, clientId, clientSecret);
+    const token = await getToken(server, clientId, clientSecret);
     expect((await get(token)).status).toBe(200);
-    const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
+    const claims = decodeJwt(token).payload;
     await server.auth.registry.revokeToken({ jti: claims.jti, clientId, expiresAt: claims.exp });
     await expectRejected(token, /revoked/);
   });
 
   test('a token of a disabled client is rejected, and accepted again once re-enabled', async () => {
     const c = await seedClient(server.auth, ['reports:read']);
-    const token = await getToken(server.app, c.clientId, c.clientSecret);
+    const token = await getToken(server, c.clientId, c.clientSecret);
     expect((await get(token)).status).toBe(200);
     await server.auth.registry.setClientEnabled(c.clientId, false);
     await expectRejected(token, /disabled/);
@@ -210,7 +209,7 @@ describe('token state: revoked, disabled, deleted', () => {
 
   test('a token of a deleted client is rejected', async () => {
     const c = await seedClient(server.auth, ['reports:read']);
-    const token = await getToken(server.app, c.clientId, c.clientSecret);
+    const token = await getToken(server, c.clientId, c.clientSecret);
     await server.auth.registry.deleteClient(c.clientId);
     await expectRejected(token, /no longer exists/);
   });
@@ -229,9 +228,9 @@ describe('how the token is presented', () => {
   });
 
   test('two Authorization headers are 400 invalid_request', async () => {
-    const res = await rawHttp(server.app, ['GET /api/reports HTTP/1.1', `Authorization: Bearer ${genuine}`, `Authorization: Bearer ${genuine}`]);
+    const res = await rawSocketRequest(server.app, ['GET /api/reports HTTP/1.1', `Authorization: Bearer ${genuine}`, `Authorization: Bearer ${genuine}`]);
     expectBearerError(res, 400, 'invalid_request');
-    const mixed = await rawHttp(server.app, ['GET /api/reports HTTP/1.1', 'Authorization: Basic YTpi', `Authorization: Bearer ${genuine}`]);
+    const mixed = await rawSocketRequest(server.app, ['GET /api/reports HTTP/1.1', 'Authorization: Basic YTpi', `Authorization: Bearer ${genuine}`]);
     expectBearerError(mixed, 400, 'invalid_request');
   });
 
@@ -248,7 +247,7 @@ describe('how the token is presented', () => {
     ['padding in the middle', 'ab=cd'],
     ['a second word', `${'abc'} def`],
   ])('a malformed b64token (%s) is 400 invalid_request', async (_label, value) => {
-    const res = await request(server.app).get('/api/reports').set('Authorization', `Bearer ${value}`);
+    const res = await bearerGet(server.app, value);
     expectBearerError(res, 400, 'invalid_request');
   });
 

@@ -5,8 +5,10 @@
  */
 import request from 'supertest';
 import { SqliteRegistry } from '../../lib';
-import { createTestServer, seedClient, type TestServer } from '../helpers';
-import { expectInvalidClient, sleep, tokenRequest } from './support';
+import { sleep } from '../support/time';
+import { expectInvalidClient, tokenRequest } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 beforeAll(() => {

@@ -4,8 +4,10 @@
  * X-Forwarded-For, parallel guesses).
  */
 import request from 'supertest';
-import { createTestServer, seedClient, type TestServer } from '../helpers';
-import { expectInvalidClient, expectThrottled, expectTokenError, sleep, tokenRequest } from './support';
+import { sleep } from '../support/time';
+import { expectInvalidClient, expectThrottled, expectTokenError, tokenRequest } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 const WINDOW = 2;
 

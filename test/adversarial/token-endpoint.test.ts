@@ -4,8 +4,10 @@
  */
 import express from 'express';
 import request from 'supertest';
-import { basic, createTestServer, seedClient, type TestServer } from '../helpers';
-import { basicBytes, expectInvalidClient, expectTokenError, getToken, rawHttp, tokenRequest } from './support';
+import { rawSocketRequest } from '../support/http';
+import { basic, basicBytes, bearerGet, expectInvalidClient, expectTokenError, getToken, tokenRequest } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 let clientId: string;
@@ -13,7 +15,7 @@ let clientSecret: string;
 
 beforeAll(async () => {
   server = createTestServer();
-  ({ clientId, clientSecret } = await seedClient(server.auth, ['reports:read', 'reports:write'], 'reporting'));
+  ({ clientId, clientSecret } = await seedClient(server.auth, ['reports:read', 'reports:write'], { group: 'reporting' }));
 });
 afterAll(() => server.close());
 
@@ -56,7 +58,7 @@ describe('malformed client_secret_basic headers: 400 invalid_request, never a 50
   });
 
   test('raw latin1 / non-ASCII bytes in the Authorization header line are 400 invalid_request', async () => {
-    const res = await rawHttp(
+    const res = await rawSocketRequest(
       server.app,
       ['POST /oauth/token HTTP/1.1', 'Authorization: Basic \xff\xfe\xc3\xa9==', 'Content-Type: application/x-www-form-urlencoded'],
       GRANT,
@@ -86,7 +88,7 @@ describe('ambiguous requests', () => {
 
   test('two Authorization headers (two clients\' Basic credentials): 400 invalid_request, not "the first one wins"', async () => {
     const other = await seedClient(server.auth, ['reports:read']);
-    const res = await rawHttp(
+    const res = await rawSocketRequest(
       server.app,
       [
         'POST /oauth/token HTTP/1.1',
@@ -147,7 +149,7 @@ describe('hostile bodies', () => {
   });
 
   test('a Content-Length lying about a huge body is refused before reading it: 413 invalid_request', async () => {
-    const res = await rawHttp(server.app, [
+    const res = await rawSocketRequest(server.app, [
       'POST /oauth/token HTTP/1.1',
       `Authorization: ${basic(clientId, clientSecret)}`,
       'Content-Type: application/x-www-form-urlencoded',
@@ -158,7 +160,7 @@ describe('hostile bodies', () => {
   });
 
   test('a JSON body announced as a gigabyte is refused at once (400), not read to its end', async () => {
-    const res = await rawHttp(server.app, [
+    const res = await rawSocketRequest(server.app, [
       'POST /oauth/token HTTP/1.1',
       `Authorization: ${basic(clientId, clientSecret)}`,
       'Content-Type: application/json',
@@ -242,7 +244,7 @@ describe('hostile client ids: 401 invalid_client, registry intact', () => {
     const clients = await server.auth.registry.listClients();
     expect(clients.map((c) => c.clientId)).toContain(clientId);
     expect((await server.auth.registry.getGroup('reporting'))?.scopes).toEqual(['reports:read', 'reports:write']);
-    expect(await getToken(server.app, clientId, clientSecret)).toMatch(/^ey/);
+    expect(await getToken(server, clientId, clientSecret)).toMatch(/^ey/);
   });
 });
 
@@ -311,17 +313,17 @@ describe('requireHttps', () => {
 
 describe('revocation abuse (RFC 7009)', () => {
   test('a client cannot revoke another client\'s token: 400 unauthorized_client, the token stays valid', async () => {
-    const victimToken = await getToken(server.app, clientId, clientSecret);
+    const victimToken = await getToken(server, clientId, clientSecret);
     const attacker = await seedClient(server.auth, ['reports:read']);
     const res = await request(server.app).post('/oauth/revoke').set('Authorization', basic(attacker.clientId, attacker.clientSecret)).type('form').send({ token: victimToken });
     expectTokenError(res, 400, 'unauthorized_client');
-    expect((await request(server.app).get('/api/reports').set('Authorization', `Bearer ${victimToken}`)).status).toBe(200);
+    expect((await bearerGet(server.app, victimToken)).status).toBe(200);
   });
 
   test('revocation without client authentication: 401 invalid_client', async () => {
-    const t = await getToken(server.app, clientId, clientSecret);
+    const t = await getToken(server, clientId, clientSecret);
     expectInvalidClient(await request(server.app).post('/oauth/revoke').type('form').send({ token: t }));
-    expect((await request(server.app).get('/api/reports').set('Authorization', `Bearer ${t}`)).status).toBe(200);
+    expect((await bearerGet(server.app, t)).status).toBe(200);
   });
 
   test('a garbage token is a 200 (RFC 7009 §2.2), and a refresh_token hint is unsupported_token_type', async () => {

@@ -1,9 +1,10 @@
 import bcrypt from 'bcryptjs';
-import { nowSeconds, tempDb, type ClientJson, type CreatedJson, type TempDb } from './helpers';
+import { nowSeconds } from '../support/time';
+import { tempCliDb, type ClientJson, type CreatedJson, type TempCliDb } from '../support/cli';
 
-let t: TempDb;
+let t: TempCliDb;
 beforeEach(() => {
-  t = tempDb();
+  t = tempCliDb();
   t.cli(['group', 'create', 'reporting', '--scopes', 'reports:read reports:write']);
   t.cli(['group', 'create', 'billing', '--scopes', 'bill:read']);
 });

@@ -1,16 +1,18 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, tempDb, type GroupJson, type TempDb } from './helpers';
+import { runCli, tempCliDb, type GroupJson, type TempCliDb } from '../support/cli';
+import { CLI } from '../support/constants';
 
-let t: TempDb;
+let t: TempCliDb;
 beforeEach(() => {
-  t = tempDb();
+  t = tempCliDb();
 });
 afterEach(() => t.cleanup());
 
 describe('help', () => {
   test('top-level help documents commands, global options and environment variables', () => {
-    const r = run(['--help']);
+    const r = runCli(['--help']);
     expect(r.status).toBe(0);
     for (const text of ['group', 'client', 'token', 'key', '--db <path>', '--bcrypt-cost', '--json', 'CCGATE_DB', 'CCGATE_BCRYPT_COST', 'CCGATE_CLIENT_SECRET', 'Examples:']) {
       expect(r.stdout).toContain(text);
@@ -23,7 +25,7 @@ describe('help', () => {
     ['client', 'rotate-secret'], ['client', 'delete'], ['client', 'add-group'], ['client', 'remove-group'],
     ['token', 'revoke'], ['token', 'prune'], ['key', 'list'], ['key', 'rotate'], ['key', 'prune'],
   ])('ccgate %s %s --help', (group, command) => {
-    const r = run([group, command, '--help']);
+    const r = runCli([group, command, '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(`Usage: ccgate ${group} ${command}`);
     expect(r.stdout).toContain('--db <path>'); // global options are shown on every command
@@ -31,7 +33,7 @@ describe('help', () => {
 
   test('secret-taking commands document the ways to pass a secret', () => {
     for (const command of ['create', 'rotate-secret']) {
-      const r = run(['client', command, '--help']);
+      const r = runCli(['client', command, '--help']);
       expect(r.stdout).toContain('--secret <secret>');
       expect(r.stdout).toContain('--secret-stdin');
       expect(r.stdout).toContain('CCGATE_CLIENT_SECRET');
@@ -40,7 +42,7 @@ describe('help', () => {
   });
 
   test('a command group without a subcommand shows help and is a usage error', () => {
-    const r = run(['group']);
+    const r = runCli(['group']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('Usage: ccgate group');
   });
@@ -48,26 +50,26 @@ describe('help', () => {
 
 describe('choosing the database', () => {
   test('--db before the subcommand', () => {
-    expect(run(['--db', t.db, 'group', 'create', 'a', '--scopes', 'x']).status).toBe(0);
+    expect(runCli(['--db', t.db, 'group', 'create', 'a', '--scopes', 'x']).status).toBe(0);
     expect(t.json<GroupJson[]>(['group', 'list']).map((g) => g.name)).toEqual(['a']);
   });
 
   test('--db after the subcommand, even after its own options and arguments', () => {
-    expect(run(['group', 'create', 'a', '--scopes', 'x y', '--db', t.db]).status).toBe(0);
-    const r = run(['group', 'list', '--json', '--db', t.db]);
+    expect(runCli(['group', 'create', 'a', '--scopes', 'x y', '--db', t.db]).status).toBe(0);
+    const r = runCli(['group', 'list', '--json', '--db', t.db]);
     expect(r.status).toBe(0);
     expect((JSON.parse(r.stdout) as GroupJson[])[0]).toMatchObject({ name: 'a', scopes: ['x', 'y'] });
   });
 
   test('CCGATE_DB, and --db wins over it', async () => {
-    expect(run(['group', 'create', 'from-env'], { env: { CCGATE_DB: t.db } }).status).toBe(0);
+    expect(runCli(['group', 'create', 'from-env'], { env: { CCGATE_DB: t.db } }).status).toBe(0);
     const other = join(t.dir, 'other.db');
-    expect(run(['group', 'create', 'from-flag', '--db', other], { env: { CCGATE_DB: t.db } }).status).toBe(0);
+    expect(runCli(['group', 'create', 'from-flag', '--db', other], { env: { CCGATE_DB: t.db } }).status).toBe(0);
     expect(await t.withRegistry(async (r) => (await r.listGroups()).map((g) => g.name))).toEqual(['from-env']);
   });
 
   test('neither --db nor CCGATE_DB is a usage error', () => {
-    const r = run(['group', 'list']);
+    const r = runCli(['group', 'list']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('no registry database: pass --db PATH or set CCGATE_DB');
     expect(r.stdout).toBe('');
@@ -93,17 +95,17 @@ describe('bcrypt cost', () => {
   const hashOf = (id: string) => t.withRegistry(async (r) => (await r.findClientCredentials(id))?.secretHashes[0]);
 
   test('--bcrypt-cost and CCGATE_BCRYPT_COST set the cost of new secrets', async () => {
-    const a = JSON.parse(run(['--db', t.db, '--bcrypt-cost', '5', '--json', 'client', 'create', 'a']).stdout) as { client_id: string };
-    const b = JSON.parse(run(['--db', t.db, '--json', 'client', 'create', 'b'], { env: { CCGATE_BCRYPT_COST: '4' } }).stdout) as { client_id: string };
+    const a = JSON.parse(runCli(['--db', t.db, '--bcrypt-cost', '5', '--json', 'client', 'create', 'a']).stdout) as { client_id: string };
+    const b = JSON.parse(runCli(['--db', t.db, '--json', 'client', 'create', 'b'], { env: { CCGATE_BCRYPT_COST: '4' } }).stdout) as { client_id: string };
     expect(await hashOf(a.client_id)).toMatch(/^\$2[ab]\$05\$/);
     expect(await hashOf(b.client_id)).toMatch(/^\$2[ab]\$04\$/);
   });
 
   test('an out-of-range cost is refused; a non-number is a usage error', () => {
-    const outOfRange = run(['--db', t.db, '--bcrypt-cost', '99', 'group', 'create', 'g']);
+    const outOfRange = runCli(['--db', t.db, '--bcrypt-cost', '99', 'group', 'create', 'g']);
     expect(outOfRange.status).toBe(1);
     expect(outOfRange.stderr).toContain('bcrypt cost must be an integer from 4 to 15');
-    const notNumber = run(['--db', t.db, 'group', 'list'], { env: { CCGATE_BCRYPT_COST: 'ten' } });
+    const notNumber = runCli(['--db', t.db, 'group', 'list'], { env: { CCGATE_BCRYPT_COST: 'ten' } });
     expect(notNumber.status).toBe(2);
     expect(notNumber.stderr).toContain('CCGATE_BCRYPT_COST');
   });
@@ -123,8 +125,7 @@ describe('usage errors', () => {
 });
 
 test('a reader that stops early (ccgate --help | true) gets no EPIPE stack trace', () => {
-  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
-  const out = spawnSync('bash', ['-c', `node ${JSON.stringify(require('node:path').resolve(__dirname, '../../dist/lib/cli/main.js'))} --help | true; exit \${PIPESTATUS[0]}`], { encoding: 'utf8' });
+  const out = spawnSync('bash', ['-c', `node ${JSON.stringify(CLI)} --help | true; exit \${PIPESTATUS[0]}`], { encoding: 'utf8' });
   expect(out.stderr).not.toMatch(/EPIPE|at /);
   expect(out.status).toBe(0);
 });

@@ -1,8 +1,8 @@
-import { tempDb, type GroupJson, type TempDb } from './helpers';
+import { tempCliDb, type GroupJson, type TempCliDb } from '../support/cli';
 
-let t: TempDb;
+let t: TempCliDb;
 beforeEach(() => {
-  t = tempDb();
+  t = tempCliDb();
 });
 afterEach(() => t.cleanup());
 

@@ -1,4 +1,5 @@
-import { nowSeconds, tempDb, type TempDb } from './helpers';
+import { nowSeconds } from '../support/time';
+import { tempCliDb, type TempCliDb } from '../support/cli';
 
 interface KeyJson {
   kid: string;
@@ -12,9 +13,9 @@ interface KeyJson {
   public_jwk: { kty: string; kid: string; alg: string };
 }
 
-let t: TempDb;
+let t: TempCliDb;
 beforeEach(() => {
-  t = tempDb();
+  t = tempCliDb();
 });
 afterEach(() => t.cleanup());
 

@@ -1,7 +1,7 @@
 // The CLI and a running server share one registry file: changes made by the CLI apply at once.
-import request from 'supertest';
-import { basic, createTestServer, type TestServer } from '../helpers';
-import { run, type CreatedJson } from './helpers';
+import { bearerGet, tokenRequest } from '../support/oauth';
+import { createTestServer, type TestServer } from '../support/servers';
+import { runCli, type CreatedJson } from '../support/cli';
 
 let server: TestServer;
 beforeAll(() => {
@@ -9,11 +9,8 @@ beforeAll(() => {
 });
 afterAll(() => server.close());
 
-const ccgate = (...args: string[]) => run(['--db', server.dbPath, '--bcrypt-cost', '4', ...args]);
-
-async function token(id: string, secret: string): Promise<request.Response> {
-  return request(server.app).post('/oauth/token').set('Authorization', basic(id, secret)).type('form').send({ grant_type: 'client_credentials' });
-}
+const ccgate = (...args: string[]) => runCli(args, { db: server.dbPath });
+const token = (id: string, secret: string) => tokenRequest(server.app, id, secret);
 
 test('a client made by the CLI gets tokens; revoking the JWT and disabling the client take effect', async () => {
   expect(ccgate('group', 'create', 'reporting', '--scopes', 'reports:read').status).toBe(0);
@@ -23,17 +20,17 @@ test('a client made by the CLI gets tokens; revoking the JWT and disabling the c
   const first = await token(created.client_id, secret);
   expect(first.status).toBe(200);
   const jwt = first.body.access_token as string;
-  expect((await request(server.app).get('/api/reports').set('Authorization', `Bearer ${jwt}`)).status).toBe(200);
+  expect((await bearerGet(server.app, jwt)).status).toBe(200);
 
   const revoked = ccgate('--json', 'token', 'revoke', jwt);
   expect(revoked.status).toBe(0);
   expect(JSON.parse(revoked.stdout)).toMatchObject({ client_id: created.client_id });
-  expect((await request(server.app).get('/api/reports').set('Authorization', `Bearer ${jwt}`)).status).toBe(401);
+  expect((await bearerGet(server.app, jwt)).status).toBe(401);
 
   const second = await token(created.client_id, secret);
   expect(second.status).toBe(200);
   expect(ccgate('client', 'disable', created.client_id).status).toBe(0);
-  expect((await request(server.app).get('/api/reports').set('Authorization', `Bearer ${second.body.access_token as string}`)).status).toBe(401);
+  expect((await bearerGet(server.app, second.body.access_token as string)).status).toBe(401);
   expect((await token(created.client_id, secret)).status).not.toBe(200);
 });
 

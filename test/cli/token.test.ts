@@ -1,4 +1,6 @@
-import { fakeJwt, nowSeconds, tempDb, type TempDb } from './helpers';
+import { nowSeconds } from '../support/time';
+import { fakeJwt } from '../support/jwt';
+import { tempCliDb, type TempCliDb } from '../support/cli';
 
 interface RevokedRow {
   jti: string;
@@ -6,10 +8,10 @@ interface RevokedRow {
   expires_at: number;
 }
 
-let t: TempDb;
+let t: TempCliDb;
 let clientId: string;
 beforeEach(() => {
-  t = tempDb();
+  t = tempCliDb();
   clientId = t.json<{ client_id: string }>(['client', 'create', 'svc']).client_id;
 });
 afterEach(() => t.cleanup());

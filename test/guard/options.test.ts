@@ -2,8 +2,11 @@
 import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
 import { OAuthError, InsufficientScopeError, InvalidTokenError, MissingTokenError, InvalidBearerRequestError } from '../../lib';
-import { createTestServer, seedClient, type TestServer } from '../helpers';
-import { claimsFor, getToken, nowSeconds, parseChallenge, signJws } from '../support';
+import { nowSeconds } from '../support/time';
+import { bearerGet, getToken, parseChallenge } from '../support/oauth';
+import { claimsFor, signJws } from '../support/jwt';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 async function handMade(server: TestServer, clientId: string, overrides: Record<string, unknown>): Promise<string> {
   const key = await server.auth.registry.ensureSigningKey('RS256');
@@ -29,14 +32,14 @@ describe('clock tolerance', () => {
   test('RFC 7519 §4.1.4: exp 3 s in the past passes with the default tolerance (5 s)', async () => {
     const now = nowSeconds();
     const token = await handMade(lenient, lenientClient, { iat: now - 60, exp: now - 3 });
-    const res = await request(lenient.app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+    const res = await bearerGet(lenient.app, token);
     expect(res.status).toBe(200);
   });
 
   test('RFC 7519 §4.1.4: exp 3 s in the past fails with clockTolerance 0', async () => {
     const now = nowSeconds();
     const token = await handMade(strict, strictClient, { iat: now - 60, exp: now - 3 });
-    const res = await request(strict.app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+    const res = await bearerGet(strict.app, token);
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_token', error_description: 'The access token expired.' });
   });
@@ -44,22 +47,22 @@ describe('clock tolerance', () => {
   test('RFC 7519 §4.1.4: exp well past the tolerance fails with the default tolerance too', async () => {
     const now = nowSeconds();
     const token = await handMade(lenient, lenientClient, { iat: now - 120, exp: now - 30 });
-    expect((await request(lenient.app).get('/api/reports').set('Authorization', `Bearer ${token}`)).status).toBe(401);
+    expect((await bearerGet(lenient.app, token)).status).toBe(401);
   });
 
   test('RFC 7519 §4.1.5: nbf 2 s ahead passes with the default tolerance and fails with 0', async () => {
     const now = nowSeconds();
     const a = await handMade(lenient, lenientClient, { nbf: now + 2 });
-    expect((await request(lenient.app).get('/api/reports').set('Authorization', `Bearer ${a}`)).status).toBe(200);
+    expect((await bearerGet(lenient.app, a)).status).toBe(200);
     const b = await handMade(strict, strictClient, { nbf: now + 30 });
-    const res = await request(strict.app).get('/api/reports').set('Authorization', `Bearer ${b}`);
+    const res = await bearerGet(strict.app, b);
     expect(res.status).toBe(401);
     expect(res.body.error_description).toMatch(/not valid yet/);
   });
 
   test('RFC 7519 §4.1.5: nbf far in the future fails even with the default tolerance', async () => {
     const token = await handMade(lenient, lenientClient, { nbf: nowSeconds() + 600 });
-    const res = await request(lenient.app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+    const res = await bearerGet(lenient.app, token);
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_token');
   });
@@ -117,7 +120,7 @@ describe("guardErrors: 'next'", () => {
   });
 
   test('RFC 6750 §3.1: insufficient scope reaches the handler as a 403 with the scope in its challenge', async () => {
-    const res = await request(app).get('/write').set('Authorization', `Bearer ${token}`);
+    const res = await bearerGet(app, token, '/write');
     const err = seen[0] as OAuthError;
     expect(err).toBeInstanceOf(InsufficientScopeError);
     expect(err.status).toBe(403);
@@ -135,7 +138,7 @@ describe("guardErrors: 'next'", () => {
   });
 
   test('a valid token passes through without touching the error handler', async () => {
-    const res = await request(app).get('/read').set('Authorization', `Bearer ${token}`);
+    const res = await bearerGet(app, token, '/read');
     expect(res.status).toBe(200);
     expect(seen).toEqual([]);
   });

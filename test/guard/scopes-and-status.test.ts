@@ -1,8 +1,10 @@
 /** RFC 6750 §3.1 insufficient_scope, req.auth, and the registry's live word on revocation and clients. */
 import express from 'express';
 import request from 'supertest';
-import { createTestServer, seedClient, type TestServer } from '../helpers';
-import { decodeJwt, ERROR_DESCRIPTION_CHARS, getToken, parseChallenge } from '../support';
+import { bearerGet, ERROR_DESCRIPTION_CHARS, getToken, parseChallenge } from '../support/oauth';
+import { claimsFor, decodeJwt, signJws } from '../support/jwt';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 beforeAll(() => {
@@ -48,15 +50,15 @@ describe('scopes', () => {
   test('RFC 6750 §3: requireScope with several scopes needs all of them, and names all in the challenge', async () => {
     const app = express();
     app.get('/both', server.auth.requireScope('reports:read', 'reports:write'), (_req, res) => res.json({ ok: true }));
-    const denied = await request(app).get('/both').set('Authorization', bearer(readToken));
+    const denied = await bearerGet(app, readToken, '/both');
     expect(denied.status).toBe(403);
     expect(parseChallenge(denied.headers['www-authenticate']).params.scope).toBe('reports:read reports:write');
-    expect((await request(app).get('/both').set('Authorization', bearer(bothToken))).status).toBe(200);
+    expect((await bearerGet(app, bothToken, '/both')).status).toBe(200);
   });
 
   test('RFC 6750 §3: requireAnyScope accepts any one of its scopes', async () => {
-    const r1 = await request(server.app).get('/api/any').set('Authorization', bearer(readToken));
-    const r2 = await request(server.app).get('/api/any').set('Authorization', bearer(writeToken));
+    const r1 = await bearerGet(server.app, readToken, '/api/any');
+    const r2 = await bearerGet(server.app, writeToken, '/api/any');
     expect([r1.status, r2.status]).toEqual([200, 200]);
     expect(r1.body.scopes).toEqual(['reports:read']);
     expect(r2.body.scopes).toEqual(['reports:write']);
@@ -65,7 +67,7 @@ describe('scopes', () => {
   test('RFC 6750 §3.1: requireAnyScope refuses a token with none of them, listing them all', async () => {
     const c = await seedClient(server.auth, ['users:read']);
     const token = await getToken(server, c.clientId, c.clientSecret);
-    const res = await request(server.app).get('/api/any').set('Authorization', bearer(token));
+    const res = await bearerGet(server.app, token, '/api/any');
     expect(res.status).toBe(403);
     expect(res.body.error).toBe('insufficient_scope');
     expect(parseChallenge(res.headers['www-authenticate']).params.scope).toBe('reports:read reports:write');
@@ -73,26 +75,25 @@ describe('scopes', () => {
 
   test('RFC 6750 §3.1: authenticate() accepts any valid token whatever its scopes', async () => {
     for (const token of [readToken, writeToken]) {
-      const res = await request(server.app).get('/api/whoami').set('Authorization', bearer(token));
+      const res = await bearerGet(server.app, token, '/api/whoami');
       expect(res.status).toBe(200);
     }
   });
 
   test('authenticate() accepts a valid token with an empty scope claim; requireScope refuses it', async () => {
     // Hand-made: the endpoint never issues an empty scope, but a valid token may carry one.
-    const { signJws, claimsFor } = await import('../support');
     const key = (await server.auth.registry.listKeys()).find((k) => k.status === 'active' && k.alg === 'RS256')!;
     const token = signJws(key.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId, { scope: '' }));
-    const who = await request(server.app).get('/api/whoami').set('Authorization', bearer(token));
+    const who = await bearerGet(server.app, token, '/api/whoami');
     expect(who.status).toBe(200);
     expect(who.body.auth.claims.scope).toBe('');
-    expect((await request(server.app).get('/api/reports').set('Authorization', bearer(token))).status).toBe(403);
+    expect((await bearerGet(server.app, token)).status).toBe(403);
   });
 
   test('req.auth has clientId, scopes, claims and token', async () => {
     const app = express();
     app.get('/auth', server.auth.authenticate(), (req, res) => res.json(req.auth));
-    const res = await request(app).get('/auth').set('Authorization', bearer(bothToken));
+    const res = await bearerGet(app, bothToken, '/auth');
     expect(res.status).toBe(200);
     const { payload } = decodeJwt(bothToken);
     expect(res.body).toEqual({ clientId, scopes: ['reports:read', 'reports:write'], claims: payload, token: bothToken });
@@ -112,7 +113,7 @@ describe('scopes', () => {
       seen = req.auth;
       next();
     });
-    const res = await request(app).get('/x').set('Authorization', bearer(readToken));
+    const res = await bearerGet(app, readToken, '/x');
     expect(res.status).toBe(403);
     expect(seen).toBe('untouched'); // the guard answered; nothing further ran
   });
@@ -123,11 +124,11 @@ describe('live status from the registry', () => {
     const c = await seedClient(server.auth, ['reports:read']);
     const token = await getToken(server, c.clientId, c.clientSecret);
     // Twice: the second request is served from the verified-token cache.
-    expect((await request(server.app).get('/api/reports').set('Authorization', bearer(token))).status).toBe(200);
-    expect((await request(server.app).get('/api/reports').set('Authorization', bearer(token))).status).toBe(200);
+    expect((await bearerGet(server.app, token)).status).toBe(200);
+    expect((await bearerGet(server.app, token)).status).toBe(200);
     const { jti, exp } = decodeJwt(token).payload;
     await server.auth.registry.revokeToken({ jti, clientId: c.clientId, expiresAt: exp });
-    const res = await request(server.app).get('/api/reports').set('Authorization', bearer(token));
+    const res = await bearerGet(server.app, token);
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_token', error_description: 'The access token was revoked.' });
     expect(parseChallenge(res.headers['www-authenticate']).params.error).toBe('invalid_token');
@@ -139,28 +140,28 @@ describe('live status from the registry', () => {
     const b = await getToken(server, c.clientId, c.clientSecret);
     const { jti, exp } = decodeJwt(a).payload;
     await server.auth.registry.revokeToken({ jti, clientId: c.clientId, expiresAt: exp });
-    expect((await request(server.app).get('/api/reports').set('Authorization', bearer(a))).status).toBe(401);
-    expect((await request(server.app).get('/api/reports').set('Authorization', bearer(b))).status).toBe(200);
+    expect((await bearerGet(server.app, a)).status).toBe(401);
+    expect((await bearerGet(server.app, b)).status).toBe(200);
   });
 
   test('RFC 6750 §3.1: disabling the client makes its tokens 401 on the next request; re-enabling restores them', async () => {
     const c = await seedClient(server.auth, ['reports:read']);
     const token = await getToken(server, c.clientId, c.clientSecret);
-    expect((await request(server.app).get('/api/reports').set('Authorization', bearer(token))).status).toBe(200);
+    expect((await bearerGet(server.app, token)).status).toBe(200);
     await server.auth.registry.setClientEnabled(c.clientId, false);
-    const off = await request(server.app).get('/api/reports').set('Authorization', bearer(token));
+    const off = await bearerGet(server.app, token);
     expect(off.status).toBe(401);
     expect(off.body).toEqual({ error: 'invalid_token', error_description: 'The client of this access token is disabled.' });
     await server.auth.registry.setClientEnabled(c.clientId, true);
-    expect((await request(server.app).get('/api/reports').set('Authorization', bearer(token))).status).toBe(200);
+    expect((await bearerGet(server.app, token)).status).toBe(200);
   });
 
   test('RFC 6750 §3.1: deleting the client makes its tokens 401 on the next request', async () => {
     const c = await seedClient(server.auth, ['reports:read']);
     const token = await getToken(server, c.clientId, c.clientSecret);
-    expect((await request(server.app).get('/api/reports').set('Authorization', bearer(token))).status).toBe(200);
+    expect((await bearerGet(server.app, token)).status).toBe(200);
     await server.auth.registry.deleteClient(c.clientId);
-    const res = await request(server.app).get('/api/reports').set('Authorization', bearer(token));
+    const res = await bearerGet(server.app, token);
     expect(res.status).toBe(401);
     expect(res.body).toEqual({ error: 'invalid_token', error_description: 'The client of this access token no longer exists.' });
   });

@@ -1,20 +1,13 @@
 /** RFC 6750 §3.1 invalid_token and RFC 9068 §4 validation of JWT access tokens, with hand-made tokens. */
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import request from 'supertest';
 import type { KeyRecord } from '../../lib';
-import { createTestServer, seedClient, type TestServer } from '../helpers';
-import {
-  claimsFor,
-  ERROR_DESCRIPTION_CHARS,
-  getToken,
-  ISSUER,
-  nowSeconds,
-  parseChallenge,
-  signHs256,
-  signJws,
-  unsecuredJws,
-} from '../support';
+import { ISSUER } from '../support/constants';
+import { nowSeconds } from '../support/time';
+import { bearerGet, ERROR_DESCRIPTION_CHARS, getToken, parseChallenge } from '../support/oauth';
+import { b64json, claimsFor, decodeJwt, foreignKey, signHs256, signJws, unsecuredJws } from '../support/jwt';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 let clientId: string;
@@ -33,7 +26,7 @@ afterAll(() => server.close());
 
 const header = (overrides: Record<string, unknown> = {}) => ({ alg: 'RS256', typ: 'at+jwt', kid: rsKey.kid, ...overrides });
 const sign = (claims: Record<string, unknown>, h: Record<string, unknown> = header()) => signJws(rsKey.privateKeyPem, 'RS256', h, claims);
-const call = (token: string, path = '/api/reports') => request(server.app).get(path).set('Authorization', `Bearer ${token}`);
+const call = (token: string, path?: string) => bearerGet(server.app, token, path);
 
 async function expectInvalidToken(token: string, description?: RegExp): Promise<void> {
   const res = await call(token);
@@ -74,9 +67,9 @@ describe('RFC 6750 §3.1: invalid_token', () => {
 
   test('a tampered payload (scope widened) is invalid_token', async () => {
     const [h, , s] = realToken.split('.');
-    const payload = JSON.parse(Buffer.from(realToken.split('.')[1], 'base64url').toString());
+    const payload = decodeJwt(realToken).payload;
     payload.scope = 'reports:read reports:write admin';
-    const tampered = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`;
+    const tampered = `${h}.${b64json(payload)}.${s}`;
     await expectInvalidToken(tampered, /signature/);
   });
 
@@ -87,8 +80,7 @@ describe('RFC 6750 §3.1: invalid_token', () => {
   });
 
   test('a token signed by a key the registry does not hold is invalid_token, even with a known kid', async () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const pem = foreignKey().privateKeyPem;
     await expectInvalidToken(signJws(pem, 'RS256', header(), claimsFor(clientId)), /signature/);
     await expectInvalidToken(signJws(pem, 'RS256', header({ kid: 'unknown-kid' }), claimsFor(clientId)), /unknown key/);
   });
@@ -191,9 +183,7 @@ describe('RFC 6750 §3.1: invalid_token', () => {
   });
 
   test('RFC 8725 §3.10: jku / x5u / jwk headers are never followed: a self-embedded key does not validate', async () => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    const jwk = publicKey.export({ format: 'jwk' });
+    const { privateKeyPem: pem, publicJwk: jwk } = foreignKey();
     const token = signJws(pem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: 'attacker', jwk, jku: 'https://evil.test/jwks' }, claimsFor(clientId));
     await expectInvalidToken(token, /unknown key/);
   });
@@ -203,13 +193,12 @@ describe('RFC 6750 §3.1: invalid_token', () => {
   });
 
   test('a JWS with a JSON array header is invalid_token, not a 500', async () => {
-    const b = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    await expectInvalidToken(`${b(['RS256'])}.${b(claimsFor(clientId))}.c2ln`);
-    await expectInvalidToken(`${Buffer.from('{not json').toString('base64url')}.${b(claimsFor(clientId))}.c2ln`);
+    await expectInvalidToken(`${b64json(['RS256'])}.${b64json(claimsFor(clientId))}.c2ln`);
+    await expectInvalidToken(`${Buffer.from('{not json').toString('base64url')}.${b64json(claimsFor(clientId))}.c2ln`);
   });
 
   test('a payload that is not JSON is invalid_token, not a 500', async () => {
-    const h = Buffer.from(JSON.stringify(header())).toString('base64url');
+    const h = b64json(header());
     await expectInvalidToken(`${h}.${Buffer.from('not json').toString('base64url')}.c2ln`);
   });
 });

@@ -1,7 +1,8 @@
 /** RFC 6749 §2.3 client authentication at the token endpoint. */
 import request from 'supertest';
-import { basic, createTestServer, seedClient, type TestServer } from '../helpers';
-import { basicForm, basicRaw, expectTokenError, parseChallenge } from '../support';
+import { basic, basicBytes, basicForm, basicRaw, expectTokenError, parseChallenge, tokenRequest } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 let clientId: string;
@@ -94,11 +95,11 @@ test('RFC 6749 §5.2: an empty secret in Basic is invalid_client', async () => {
 });
 
 test.each([
-  ['no colon', `Basic ${Buffer.from('justanid').toString('base64')}`],
-  ['an empty client id', `Basic ${Buffer.from(':secret').toString('base64')}`],
+  ['no colon', basicBytes('justanid')],
+  ['an empty client id', basicBytes(':secret')],
   ['bad padding', 'Basic abc'],
   ['nothing after the scheme', 'Basic'],
-  ['bad percent-encoding', `Basic ${Buffer.from('%zz:secret').toString('base64')}`],
+  ['bad percent-encoding', basicBytes('%zz:secret')],
 ])('RFC 6749 §2.3.1: Basic credentials with %s are a JSON 400 invalid_request', async (_label, header) => {
   const res = await token().set('Authorization', header).send({ grant_type: 'client_credentials' });
   expectTokenError(res, 400, 'invalid_request');
@@ -253,7 +254,7 @@ describe('secret rotation at the token endpoint', () => {
 test('RFC 6749 §5.2: error_description only ever uses %x20-21 / %x23-5B / %x5D-7E', async () => {
   const responses = await Promise.all([
     token().set('Authorization', basic(clientId, clientSecret)).send({ grant_type: 'client_credentials', client_id: clientId }),
-    token().set('Authorization', `Basic ${Buffer.from('nocolon').toString('base64')}`).send({ grant_type: 'client_credentials' }),
+    token().set('Authorization', basicBytes('nocolon')).send({ grant_type: 'client_credentials' }),
     token().set('Authorization', basic(clientId, clientSecret)).send({ grant_type: 'client_credentials', scope: 'a  b' }),
     token().set('Authorization', basic(clientId, clientSecret)).send('grant_type=client_credentials&"x\\=1&"x\\=2'),
     token().send({ grant_type: 'client_credentials' }),
@@ -273,7 +274,7 @@ describe('bcrypt back-pressure', () => {
       const c = await seedClient(busy.auth, ['reports:read']);
       const others = [await seedClient(busy.auth, ['reports:read']), await seedClient(busy.auth, ['reports:read'])];
       const sendAs = (k: { clientId: string; clientSecret: string }) =>
-        request(busy.app).post('/oauth/token').set('Authorization', basic(k.clientId, k.clientSecret)).type('form').send({ grant_type: 'client_credentials' });
+        tokenRequest(busy.app, k.clientId, k.clientSecret);
       const send = () => sendAs(c);
       // Three different clients: three bcrypt compares, one worker, no queue.
       const results = await Promise.all([send(), sendAs(others[0]), sendAs(others[1])]);
@@ -296,7 +297,7 @@ describe('bcrypt back-pressure', () => {
     try {
       const c = await seedClient(busy.auth, ['reports:read']);
       const send = () =>
-        request(busy.app).post('/oauth/token').set('Authorization', basic(c.clientId, c.clientSecret)).type('form').send({ grant_type: 'client_credentials' });
+        tokenRequest(busy.app, c.clientId, c.clientSecret);
       const results = await Promise.all([send(), send(), send(), send()]);
       expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     } finally {

@@ -1,8 +1,10 @@
 /** RFC 6749 §3.2 / §4.4.2: what a token request must look like, and what happens when it does not. */
 import { gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { basic, createTestServer, seedClient, type TestServer } from '../helpers';
-import { expectTokenError, rawRequest } from '../support';
+import { rawRequest } from '../support/http';
+import { basic, basicRaw, expectTokenError } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 let clientId: string;
@@ -34,7 +36,7 @@ test('RFC 6749 §3.2: a body with no Content-Type is invalid_request', async () 
     headers: { Authorization: basic(clientId, clientSecret), 'Content-Length': '29' },
     body: 'grant_type=client_credentials',
   });
-  expectTokenError({ ...res, body: res.json() }, 400, 'invalid_request');
+  expectTokenError(res, 400, 'invalid_request');
 });
 
 test('RFC 6749 §3.2: text/plain and multipart bodies are invalid_request', async () => {
@@ -149,7 +151,7 @@ describe('garbage input: always a JSON 4xx, never HTML, never a 500', () => {
         ...headers,
       },
       body,
-    }).then((r) => ({ ...r, body: r.json() }));
+    });
 
   test('RFC 6749 §3.2: a latin1 charset body is decoded, not a 500', async () => {
     const res = await postBytes(Buffer.from('grant_type=client_credentials&x=\xe9', 'latin1'), {
@@ -202,7 +204,7 @@ describe('garbage input: always a JSON 4xx, never HTML, never a 500', () => {
   test('RFC 6749 §5.2: a Basic header over 1024 characters is a JSON 400', async () => {
     const res = await request(server.app)
       .post('/oauth/token')
-      .set('Authorization', `Basic ${Buffer.from(`${clientId}:${'s'.repeat(2000)}`).toString('base64')}`)
+      .set('Authorization', basicRaw(clientId, 's'.repeat(2000)))
       .type('form')
       .send('grant_type=client_credentials');
     expectTokenError(res, 400, 'invalid_request');

@@ -1,8 +1,8 @@
 /** Faults that are not the caller's: a bare JSON 500 server_error, never a stack trace or HTML. */
 import express, { type ErrorRequestHandler } from 'express';
-import request from 'supertest';
-import { basic, createTestServer, seedClient } from '../helpers';
-import { getToken } from '../support';
+import { bearerGet, getToken, tokenRequest } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { createTestServer } from '../support/servers';
 
 test('RFC 6749 §5.2: an unreadable registry at the token endpoint is a JSON 500 server_error, reported to onServerError', async () => {
   const faults: unknown[] = [];
@@ -10,11 +10,7 @@ test('RFC 6749 §5.2: an unreadable registry at the token endpoint is a JSON 500
   try {
     const c = await seedClient(server.auth, ['reports:read']);
     await server.auth.registry.close();
-    const res = await request(server.app)
-      .post('/oauth/token')
-      .set('Authorization', basic(c.clientId, c.clientSecret))
-      .type('form')
-      .send({ grant_type: 'client_credentials' });
+    const res = await tokenRequest(server.app, c.clientId, c.clientSecret);
     expect(res.status).toBe(500);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.body).toEqual({ error: 'server_error', error_description: expect.any(String) });
@@ -32,7 +28,7 @@ test('RFC 6750 §3: an unreadable registry in the guard is a JSON 500, not a 401
     const c = await seedClient(server.auth, ['reports:read']);
     const token = await getToken(server, c.clientId, c.clientSecret);
     await server.auth.registry.close();
-    const res = await request(server.app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+    const res = await bearerGet(server.app, token);
     expect(res.status).toBe(500);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.body.error).toBe('server_error');
@@ -56,7 +52,7 @@ test("RFC 6750 §3: with guardErrors 'next' a registry fault reaches the app's e
     }) as ErrorRequestHandler);
     app.use(server.auth.errorHandler);
     await server.auth.registry.close();
-    const res = await request(app).get('/r').set('Authorization', `Bearer ${token}`);
+    const res = await bearerGet(app, token, '/r');
     expect(seen).toHaveLength(1);
     expect((seen[0] as Error).message).toMatch(/not open|closed/); // the registry's own error, not an OAuthError
     expect(res.status).toBe(500);

@@ -2,8 +2,12 @@
 import { createPublicKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { basic, createTestServer, seedClient, type TestServer } from '../helpers';
-import { decodeJwt, expectTokenError, ISSUER, nowSeconds, tokenRequest } from '../support';
+import { ISSUER } from '../support/constants';
+import { nowSeconds } from '../support/time';
+import { bearerGet, expectTokenError, tokenRequest } from '../support/oauth';
+import { decodeJwt } from '../support/jwt';
+import { seedClient } from '../support/clients';
+import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
 beforeAll(() => {
@@ -179,7 +183,7 @@ describe('RFC 9068 JWT access token', () => {
 
   test('RFC 9068 §3: the issued token is accepted by the guard of the same instance', async () => {
     const res = await tokenRequest(server.app, clientId, clientSecret);
-    const ok = await request(server.app).get('/api/reports').set('Authorization', `Bearer ${res.body.access_token}`);
+    const ok = await bearerGet(server.app, res.body.access_token);
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ client: clientId, scopes: ['reports:read', 'users:read'] });
   });
@@ -209,7 +213,7 @@ describe('server options', () => {
       expect(payload.exp - payload.iat).toBe(120);
       const publicKey = createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' });
       expect(() => jwt.verify(res.body.access_token, publicKey, { algorithms: ['ES256'] })).not.toThrow();
-      const guarded = await request(es.app).get('/api/reports').set('Authorization', `Bearer ${res.body.access_token}`);
+      const guarded = await bearerGet(es.app, res.body.access_token);
       expect(guarded.status).toBe(200);
     } finally {
       await es.close();
@@ -222,7 +226,7 @@ describe('server options', () => {
       const c = await seedClient(s.auth, ['reports:read']);
       const res = await tokenRequest(s.app, c.clientId, c.clientSecret);
       expect(decodeJwt(res.body.access_token).payload.aud).toEqual(['https://api.test', 'https://other.test']);
-      expect((await request(s.app).get('/api/reports').set('Authorization', `Bearer ${res.body.access_token}`)).status).toBe(200);
+      expect((await bearerGet(s.app, res.body.access_token)).status).toBe(200);
     } finally {
       await s.close();
     }
@@ -234,7 +238,7 @@ describe('server options', () => {
       const c = await seedClient(s.auth, ['reports:read']);
       const results = await Promise.all(
         Array.from({ length: 25 }, () =>
-          request(s.app).post('/oauth/token').set('Authorization', basic(c.clientId, c.clientSecret)).type('form').send({ grant_type: 'client_credentials' }),
+          tokenRequest(s.app, c.clientId, c.clientSecret),
         ),
       );
       expect(results.map((r) => r.status)).toEqual(Array(25).fill(200));

@@ -1,6 +1,7 @@
 import bcrypt from 'bcryptjs';
-import { MAX_SECRET_BYTES, MAX_TOKEN_TTL_SECONDS, MIN_SECRET_BYTES, RegistryError } from '../../lib/registry';
-import { tempRegistry, type TempRegistry } from '../support';
+import { RegistryError } from '../../lib';
+import { MAX_SECRET_BYTES, MAX_TOKEN_TTL_SECONDS, MIN_SECRET_BYTES } from '../../lib/registry';
+import { tempRegistry, type TempRegistry } from '../support/temp';
 
 let t: TempRegistry;
 beforeEach(() => {

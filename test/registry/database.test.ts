@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteRegistry } from '../../lib';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../lib/registry/schema';
-import { tempDir } from '../helpers';
-import { openFdsOn, tempRegistry, type TempRegistry } from '../support';
+import { openFdsOn, tempDir, tempRegistry, type TempRegistry } from '../support/temp';
 
 describe('registry file: pragmas', () => {
   let t: TempRegistry;

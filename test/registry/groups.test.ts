@@ -1,5 +1,5 @@
 import { RegistryError } from '../../lib';
-import { tempRegistry, type TempRegistry } from '../support';
+import { tempRegistry, type TempRegistry } from '../support/temp';
 
 let t: TempRegistry;
 beforeEach(() => {

@@ -1,18 +1,13 @@
-import { createHash, createPublicKey, createPrivateKey, createSign, createVerify } from 'node:crypto';
+import { createPublicKey, createPrivateKey, createSign, createVerify } from 'node:crypto';
 import { KEY_REMOVAL_MARGIN_SECONDS, KEY_USE_GRANULARITY_SECONDS } from '../../lib/registry/keys';
-import { tempRegistry, type TempRegistry } from '../support';
+import { tempRegistry, type TempRegistry } from '../support/temp';
+import { jwkThumbprint } from '../support/jwt';
 
 let t: TempRegistry;
 beforeEach(() => {
   t = tempRegistry();
 });
 afterEach(() => t.cleanup());
-
-/** RFC 7638 §3.2 thumbprint input, recomputed independently. */
-function thumbprintOf(jwk: Record<string, unknown>): string {
-  const json = jwk.kty === 'RSA' ? `{"e":"${jwk.e}","kty":"RSA","n":"${jwk.n}"}` : `{"crv":"${jwk.crv}","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`;
-  return createHash('sha256').update(json).digest('base64url');
-}
 
 test.each([['RS256'], ['ES256']] as const)('ensureSigningKey(%s) creates one active key, and only once', async (alg) => {
   const first = await t.registry.ensureSigningKey(alg);
@@ -24,7 +19,7 @@ test.each([['RS256'], ['ES256']] as const)('ensureSigningKey(%s) creates one act
 
 test.each([['RS256'], ['ES256']] as const)('RFC 7638: a %s kid is the JWK thumbprint, and the public JWK matches the private key', async (alg) => {
   const key = await t.registry.ensureSigningKey(alg);
-  expect(key.kid).toBe(thumbprintOf(key.publicJwk as unknown as Record<string, unknown>));
+  expect(key.kid).toBe(jwkThumbprint(key.publicJwk as unknown as Record<string, unknown>));
   expect(key.publicJwk).toMatchObject({ kid: key.kid, alg, use: 'sig', kty: alg === 'RS256' ? 'RSA' : 'EC' });
   if (alg === 'ES256') expect(key.publicJwk.crv).toBe('P-256');
   // No private member leaks into the published JWK.

@@ -1,4 +1,5 @@
-import { tempRegistry, type TempRegistry } from '../support';
+import { tempRegistry, type TempRegistry } from '../support/temp';
+import { nowSeconds } from '../support/time';
 
 let t: TempRegistry;
 let clientId: string;
@@ -75,7 +76,7 @@ describe('status answers reused until the registry changes (WAL-index change det
     expect(await t.registry.tokenStatus('jti-1', client.clientId)).toBe('active');
     const other = new SqliteRegistry(t.path, { bcryptCost: 4 });
     try {
-      await other.revokeToken({ jti: 'jti-1', clientId: client.clientId, expiresAt: Math.floor(Date.now() / 1000) + 600 });
+      await other.revokeToken({ jti: 'jti-1', clientId: client.clientId, expiresAt: nowSeconds() + 600 });
       expect(await t.registry.tokenStatus('jti-1', client.clientId)).toBe('revoked');
       expect(await t.registry.tokenStatus('jti-2', client.clientId)).toBe('active');
       await other.setClientEnabled(client.clientId, false);

@@ -1,4 +1,4 @@
-import { tempRegistry, type TempRegistry } from '../support';
+import { tempRegistry, type TempRegistry } from '../support/temp';
 
 let t: TempRegistry;
 beforeEach(() => {

@@ -5,16 +5,12 @@
  * CommonJS and runs in-process.
  */
 import { ClientCredentials } from 'simple-oauth2';
-import {
-  API_AUDIENCE,
-  callApi,
-  decodeJwt,
-  introspect,
-  runInterop,
-  startIssuer,
-  type SeededClient,
-  type TestIssuer,
-} from './support';
+import { API_AUDIENCE } from '../support/constants';
+import { callApi, introspect } from '../support/oauth';
+import { decodeJwt } from '../support/jwt';
+import type { SeededClient } from '../support/clients';
+import { startIssuer, type TestIssuer } from '../support/servers';
+import { runInterop } from '../support/interop';
 
 /** Caller-chosen secrets with the characters RFC 6749 §2.3.1 form-encoding must get right. */
 const AWKWARD_SECRET = 'sp ace:colon+plus/sl%25pct&amp=eq?q#h\u00e9-\u20ac';

@@ -6,22 +6,14 @@
  * Express route in-process.
  */
 import express, { type ErrorRequestHandler, type RequestHandler } from 'express';
-import {
-  API_AUDIENCE,
-  callApi,
-  claimsFor,
-  decodeJwt,
-  foreignKey,
-  issueToken,
-  listen,
-  runInterop,
-  seedClient,
-  signJws,
-  startIssuer,
-  type Listening,
-  type SeededClient,
-  type TestIssuer,
-} from './support';
+import { API_AUDIENCE } from '../support/constants';
+import { listen, type Listening } from '../support/http';
+import { callApi, issueToken } from '../support/oauth';
+import { claimsFrom, decodeJwt, foreignKey, signJws } from '../support/jwt';
+import { seedClient, type SeededClient } from '../support/clients';
+import { startIssuer, type TestIssuer } from '../support/servers';
+import { runInterop } from '../support/interop';
+import { nowSeconds } from '../support/time';
 
 // Loaded with require and typed by hand: its type declarations augment Express's Request with an
 // `auth` member that conflicts with ccgate's own augmentation under tsc.
@@ -48,14 +40,14 @@ async function tokenZoo(issuer: TestIssuer, client: SeededClient) {
   const alg = key.alg;
   const own = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
     signJws(key.privateKeyPem, alg, { alg, typ: 'at+jwt', kid, ...header }, claims);
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
   return {
     good,
-    expired: own(claimsFor(issuer.issuer, client.clientId, { iat: now - 600, exp: now - 300 })),
-    otherAudience: own(claimsFor(issuer.issuer, client.clientId, { aud: 'https://other-api.test' })),
-    otherIssuer: own(claimsFor('https://evil.example', client.clientId)),
-    plainJwtTyp: own(claimsFor(issuer.issuer, client.clientId), { typ: 'JWT' }),
-    forged: signJws(foreignKey().privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid }, claimsFor(issuer.issuer, client.clientId)),
+    expired: own(claimsFrom(issuer.issuer, client.clientId, { iat: now - 600, exp: now - 300 })),
+    otherAudience: own(claimsFrom(issuer.issuer, client.clientId, { aud: 'https://other-api.test' })),
+    otherIssuer: own(claimsFrom('https://evil.example', client.clientId)),
+    plainJwtTyp: own(claimsFrom(issuer.issuer, client.clientId), { typ: 'JWT' }),
+    forged: signJws(foreignKey().privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid }, claimsFrom(issuer.issuer, client.clientId)),
   };
 }
 
@@ -65,7 +57,7 @@ describe.each(['RS256', 'ES256'] as const)('interop: third-party validators acce
   let zoo: Awaited<ReturnType<typeof tokenZoo>>;
   beforeAll(async () => {
     issuer = await startIssuer({ algorithm });
-    client = await seedClient(issuer, ['reports:read']);
+    client = await seedClient(issuer.auth, ['reports:read']);
     zoo = await tokenZoo(issuer, client);
   });
   afterAll(() => issuer.close());
@@ -117,7 +109,7 @@ describe('interop: express-oauth2-jwt-bearer protects an Express route with ccga
 
   beforeAll(async () => {
     issuer = await startIssuer();
-    client = await seedClient(issuer, ['reports:read']);
+    client = await seedClient(issuer.auth, ['reports:read']);
     zoo = await tokenZoo(issuer, client);
     const app = express();
     const discovered = jwtBearer.auth({ issuerBaseURL: issuer.issuer, audience: API_AUDIENCE, tokenSigningAlg: 'RS256', strict: true });

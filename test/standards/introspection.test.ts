@@ -1,20 +1,11 @@
 /** RFC 7662 token introspection at <mount>/introspect, against a real issuer on loopback. */
-import {
-  API_AUDIENCE,
-  claimsFor,
-  decodeJwt,
-  foreignKey,
-  httpRequest,
-  introspect,
-  issueToken,
-  postForm,
-  seedClient,
-  signJws,
-  sleep,
-  startIssuer,
-  type SeededClient,
-  type TestIssuer,
-} from './support';
+import { API_AUDIENCE } from '../support/constants';
+import { sleep } from '../support/time';
+import { httpRequest } from '../support/http';
+import { introspect, issueToken, postForm } from '../support/oauth';
+import { claimsFrom, decodeJwt, foreignKey, signJws } from '../support/jwt';
+import { seedClient, type SeededClient } from '../support/clients';
+import { startIssuer, type TestIssuer } from '../support/servers';
 
 describe('RFC 7662 token introspection', () => {
   let issuer: TestIssuer;
@@ -23,9 +14,9 @@ describe('RFC 7662 token introspection', () => {
   let resourceServer: SeededClient;
   beforeAll(async () => {
     issuer = await startIssuer();
-    owner = await seedClient(issuer, ['reports:read', 'reports:write']);
-    other = await seedClient(issuer, ['reports:read']);
-    resourceServer = await seedClient(issuer, ['ccgate:introspect']);
+    owner = await seedClient(issuer.auth, ['reports:read', 'reports:write']);
+    other = await seedClient(issuer.auth, ['reports:read']);
+    resourceServer = await seedClient(issuer.auth, ['ccgate:introspect']);
   });
   afterAll(() => issuer.close());
   afterEach(() => expect(issuer.serverErrors).toEqual([]));
@@ -94,7 +85,7 @@ describe('RFC 7662 token introspection', () => {
   test('§2.2: a token signed with a foreign key (unknown kid, or a known kid with a wrong signature) is {active:false}', async () => {
     const real = await issueToken(issuer, owner);
     const attacker = foreignKey();
-    const claims = claimsFor(issuer.issuer, owner.clientId);
+    const claims = claimsFrom(issuer.issuer, owner.clientId);
     const unknownKid = signJws(attacker.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: 'attacker' }, claims);
     const stolenKid = signJws(attacker.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: decodeJwt(real).header.kid }, claims);
     for (const token of [unknownKid, stolenKid]) {
@@ -105,7 +96,7 @@ describe('RFC 7662 token introspection', () => {
   test('§2.2: a token from another issuer (wrong iss) is {active:false}', async () => {
     const elsewhere = await startIssuer();
     try {
-      const stranger = await seedClient(elsewhere);
+      const stranger = await seedClient(elsewhere.auth);
       const token = await issueToken(elsewhere, stranger);
       expect((await introspect(issuer, resourceServer, { token })).json()).toEqual({ active: false });
     } finally {
@@ -118,19 +109,19 @@ describe('RFC 7662 token introspection', () => {
     const kid = decodeJwt(real).header.kid as string;
     const key = (await issuer.auth.registry.listKeys()).find((k) => k.kid === kid)!;
     const header = { alg: 'RS256', typ: 'at+jwt', kid };
-    const good = signJws(key.privateKeyPem, 'RS256', header, claimsFor(issuer.issuer, owner.clientId));
+    const good = signJws(key.privateKeyPem, 'RS256', header, claimsFrom(issuer.issuer, owner.clientId));
     expect((await introspect(issuer, owner, { token: good })).json().active).toBe(true); // the forgery kit works
     const forged = [
-      signJws(key.privateKeyPem, 'RS256', header, claimsFor('https://evil.example', owner.clientId)),
-      signJws(key.privateKeyPem, 'RS256', header, claimsFor(issuer.issuer, owner.clientId, { aud: 'https://other-api.example' })),
-      signJws(key.privateKeyPem, 'RS256', { ...header, typ: 'JWT' }, claimsFor(issuer.issuer, owner.clientId)),
-      signJws(key.privateKeyPem, 'RS256', header, claimsFor(issuer.issuer, owner.clientId, { jti: undefined })),
+      signJws(key.privateKeyPem, 'RS256', header, claimsFrom('https://evil.example', owner.clientId)),
+      signJws(key.privateKeyPem, 'RS256', header, claimsFrom(issuer.issuer, owner.clientId, { aud: 'https://other-api.example' })),
+      signJws(key.privateKeyPem, 'RS256', { ...header, typ: 'JWT' }, claimsFrom(issuer.issuer, owner.clientId)),
+      signJws(key.privateKeyPem, 'RS256', header, claimsFrom(issuer.issuer, owner.clientId, { jti: undefined })),
     ];
     for (const token of forged) expect((await introspect(issuer, owner, { token })).json()).toEqual({ active: false });
   });
 
   test('§2.2: tokens of a disabled client are {active:false}, and active again when it is re-enabled', async () => {
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const token = await issueToken(issuer, client);
     await issuer.auth.registry.setClientEnabled(client.clientId, false);
     expect((await introspect(issuer, resourceServer, { token })).json()).toEqual({ active: false });
@@ -139,7 +130,7 @@ describe('RFC 7662 token introspection', () => {
   });
 
   test("§2.2: tokens of a deleted client are {active:false}", async () => {
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const token = await issueToken(issuer, client);
     await issuer.auth.registry.deleteClient(client.clientId);
     expect((await introspect(issuer, resourceServer, { token })).json()).toEqual({ active: false });
@@ -167,7 +158,7 @@ describe('RFC 7662 token introspection', () => {
   });
 
   test('§2.1: a disabled caller cannot introspect (invalid_client)', async () => {
-    const caller = await seedClient(issuer, ['ccgate:introspect']);
+    const caller = await seedClient(issuer.auth, ['ccgate:introspect']);
     const token = await issueToken(issuer, owner);
     await issuer.auth.registry.setClientEnabled(caller.clientId, false);
     expect((await introspect(issuer, caller, { token })).status).toBe(401);
@@ -186,7 +177,7 @@ describe('RFC 7662 §2.2: an expired token is {active:false}', () => {
   test('after exp the same token reads inactive', async () => {
     const issuer = await startIssuer({ tokenLifetime: 2, clockTolerance: 0 }); // iat is whole seconds: at least 1 s left
     try {
-      const client = await seedClient(issuer);
+      const client = await seedClient(issuer.auth);
       const token = await issueToken(issuer, client);
       expect((await introspect(issuer, client, { token })).json().active).toBe(true);
       const exp = decodeJwt(token).payload.exp as number;
@@ -202,9 +193,9 @@ describe('RFC 7662 §2.1: introspectScope is configurable', () => {
   test('a custom scope grants introspection of others; ccgate:introspect then does not', async () => {
     const issuer = await startIssuer({ introspectScope: 'rs:introspect' });
     try {
-      const owner = await seedClient(issuer);
-      const custom = await seedClient(issuer, ['rs:introspect']);
-      const defaultScope = await seedClient(issuer, ['ccgate:introspect']);
+      const owner = await seedClient(issuer.auth);
+      const custom = await seedClient(issuer.auth, ['rs:introspect']);
+      const defaultScope = await seedClient(issuer.auth, ['ccgate:introspect']);
       const token = await issueToken(issuer, owner);
       expect((await introspect(issuer, custom, { token })).json().active).toBe(true);
       expect((await introspect(issuer, defaultScope, { token })).json()).toEqual({ active: false });

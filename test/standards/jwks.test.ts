@@ -2,11 +2,18 @@
  * RFC 7517 JWK Set at <mount>/jwks, and the key lifecycle behind it (pending -> active -> retired ->
  * removed), against a real issuer on loopback and real SQLite files.
  */
-import { createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { Keyring } from '../../lib/tokens';
 import { SqliteRegistry } from '../../lib';
 import { KEY_REMOVAL_MARGIN_SECONDS } from '../../lib/registry/keys';
-import { callApi, cliKeyRotate, clockedRegistry, decodeJwt, eventually, httpRequest, issueToken, kidOf, seedClient, startIssuer, type TestIssuer } from './support';
+import { tempRegistry } from '../support/temp';
+import { eventually, nowSeconds } from '../support/time';
+import { httpRequest } from '../support/http';
+import { callApi, issueToken } from '../support/oauth';
+import { decodeJwt, jwkThumbprint, kidOf, verifiesWithJwk } from '../support/jwt';
+import { seedClient } from '../support/clients';
+import { startIssuer, type TestIssuer } from '../support/servers';
+import { cliKeyRotate } from '../support/cli';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
@@ -14,19 +21,6 @@ async function jwks(issuer: TestIssuer): Promise<Array<Record<string, string>>> 
   const res = await httpRequest(`${issuer.endpoints}/jwks`);
   expect(res.status).toBe(200);
   return res.json().keys;
-}
-
-/** RFC 7638 §3 thumbprint of a public JWK. */
-function thumbprint(jwk: Record<string, string>): string {
-  const members = jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
-  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
-}
-
-/** Verifies a compact JWS with a published JWK, by hand with node:crypto. */
-function verifiesWith(token: string, jwk: Record<string, string>): boolean {
-  const [h, p, s] = token.split('.');
-  const key = createPublicKey({ key: jwk, format: 'jwk' });
-  return verify('sha256', Buffer.from(`${h}.${p}`), { key, dsaEncoding: 'ieee-p1363' }, Buffer.from(s, 'base64url'));
 }
 
 describe('RFC 7517 §5: the JWK Set document', () => {
@@ -38,7 +32,7 @@ describe('RFC 7517 §5: the JWK Set document', () => {
   afterEach(() => expect(issuer.serverErrors).toEqual([]));
 
   test('§5: a JSON object with a "keys" array, cacheable for jwksMaxAge seconds', async () => {
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     await issueToken(issuer, client); // the first token creates the first key
     const res = await httpRequest(`${issuer.endpoints}/jwks`);
     expect(res.status).toBe(200);
@@ -57,15 +51,15 @@ describe('RFC 7517 §5: the JWK Set document', () => {
   });
 
   test('§4.5: kid is unique in the set, is the RFC 7638 thumbprint, and names the key that signed the token', async () => {
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const token = await issueToken(issuer, client);
     const keys = await jwks(issuer);
     expect(new Set(keys.map((k) => k.kid)).size).toBe(keys.length);
-    for (const key of keys) expect(key.kid).toBe(thumbprint(key));
+    for (const key of keys) expect(key.kid).toBe(jwkThumbprint(key));
     const signer = keys.find((k) => k.kid === kidOf(token));
     expect(signer).toBeDefined();
     expect(decodeJwt(token).header).toEqual({ alg: 'RS256', typ: 'at+jwt', kid: signer!.kid });
-    expect(verifiesWith(token, signer!)).toBe(true);
+    expect(verifiesWithJwk(token, signer!)).toBe(true);
   });
 
   test('only GET: POST /jwks is 405 with Allow: GET', async () => {
@@ -77,8 +71,8 @@ describe('RFC 7517 §5: the JWK Set document', () => {
 
 describe('RFC 7517 §5: only public members are published, whatever the store hands over', () => {
   test('a RegistryStore of your own whose publicJwk carries private members: the JWKS still has none', async () => {
-    const reg = clockedRegistry();
-    reg.clock.t = Math.floor(Date.now() / 1000);
+    const reg = tempRegistry();
+    reg.clock.t = nowSeconds();
     // A careless custom store that keeps the full JWK (private members too) as "publicJwk".
     const careless = new Proxy(reg.registry, {
       get(target, prop, receiver) {
@@ -95,13 +89,13 @@ describe('RFC 7517 §5: only public members are published, whatever the store ha
     });
     const issuer = await startIssuer({ db: careless });
     try {
-      const client = await seedClient(issuer);
+      const client = await seedClient(issuer.auth);
       const token = await issueToken(issuer, client);
       const keys = await jwks(issuer);
       expect(keys.map((k) => k.kid)).toEqual([kidOf(token)]);
       for (const key of keys) for (const member of PRIVATE_MEMBERS) expect(key).not.toHaveProperty(member);
       expect(keys[0]).toEqual({ kty: 'RSA', kid: kidOf(token), alg: 'RS256', use: 'sig', n: expect.any(String), e: 'AQAB' });
-      expect(verifiesWith(token, keys[0])).toBe(true);
+      expect(verifiesWithJwk(token, keys[0])).toBe(true);
     } finally {
       await issuer.close();
       await reg.cleanup();
@@ -113,12 +107,12 @@ describe('RFC 7517 / RFC 7518 §6.2: an ES256 issuer publishes EC public keys', 
   test('crv P-256, x, y; no d', async () => {
     const issuer = await startIssuer({ algorithm: 'ES256' });
     try {
-      const client = await seedClient(issuer);
+      const client = await seedClient(issuer.auth);
       const token = await issueToken(issuer, client);
       const keys = await jwks(issuer);
       expect(keys).toEqual([{ kty: 'EC', kid: kidOf(token), alg: 'ES256', use: 'sig', crv: 'P-256', x: expect.any(String), y: expect.any(String) }]);
       expect(keys[0]).not.toHaveProperty('d');
-      expect(verifiesWith(token, keys[0])).toBe(true);
+      expect(verifiesWithJwk(token, keys[0])).toBe(true);
     } finally {
       await issuer.close();
     }
@@ -134,7 +128,7 @@ describe('key rotation at the issuer (pending -> active -> retired)', () => {
 
   test('rotateKey({leadSeconds: 0}): both keys published, new tokens use the new key, old tokens still pass the local guard', async () => {
     issuer = await startIssuer();
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const before = await issueToken(issuer, client);
     const added = await issuer.auth.rotateKey({ leadSeconds: 0 });
     expect(added.status).toBe('active');
@@ -151,7 +145,7 @@ describe('key rotation at the issuer (pending -> active -> retired)', () => {
 
   test('lead time: the new key is published (pending) before it signs, and signs once its time comes', async () => {
     issuer = await startIssuer();
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const oldKid = kidOf(await issueToken(issuer, client));
     const added = await issuer.auth.rotateKey({ leadSeconds: 3 });
     expect(added.status).toBe('pending');
@@ -170,7 +164,7 @@ describe('key rotation at the issuer (pending -> active -> retired)', () => {
 
   test('`ccgate key rotate --lead 3` (the built CLI, another process): published at once as pending, signs once due, no restart', async () => {
     issuer = await startIssuer();
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const oldKid = kidOf(await issueToken(issuer, client));
     const added = await cliKeyRotate(issuer.dbPath, '3');
     expect(added.status).toBe('pending');
@@ -181,7 +175,7 @@ describe('key rotation at the issuer (pending -> active -> retired)', () => {
 
   test('a rotation through another registry connection on the same file is picked up without restart', async () => {
     issuer = await startIssuer();
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const oldKid = kidOf(await issueToken(issuer, client));
     const other = new SqliteRegistry(issuer.dbPath, { bcryptCost: 4 });
     const added = await other.rotateKey({ alg: 'RS256', leadSeconds: 0 }).finally(() => other.close());
@@ -191,7 +185,7 @@ describe('key rotation at the issuer (pending -> active -> retired)', () => {
 
   test('a retired key is removed from the JWKS once removeAfter has passed (clock moved forward)', async () => {
     issuer = await startIssuer({ tokenLifetime: 1 });
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const old = await issueToken(issuer, client);
     await issuer.auth.rotateKey({ leadSeconds: 0 });
     const retired = (await issuer.auth.registry.listKeys()).find((k) => k.kid === kidOf(old))!;
@@ -217,7 +211,7 @@ describe('key rotation at the issuer (pending -> active -> retired)', () => {
 
 describe('key removal in the registry (SqliteRegistry with its own clock)', () => {
   test('removeAfter = max(retires_at, signed_until) + KEY_REMOVAL_MARGIN_SECONDS; prune removes the key then, not before', async () => {
-    const reg = clockedRegistry();
+    const reg = tempRegistry();
     try {
       const { registry, clock } = reg;
       const first = await registry.ensureSigningKey('RS256');
@@ -252,7 +246,7 @@ describe('key removal in the registry (SqliteRegistry with its own clock)', () =
   });
 
   test('a pending key superseded before it activates never signs and is removed after the margin', async () => {
-    const reg = clockedRegistry();
+    const reg = tempRegistry();
     try {
       const { registry, clock } = reg;
       await registry.ensureSigningKey('RS256');
@@ -274,7 +268,7 @@ describe('key removal in the registry (SqliteRegistry with its own clock)', () =
 
   // Regression: the key signing now must not keep the later retirement an earlier, scheduled rotation gave it.
   test('an immediate rotation during a pending one retires the signing key at once', async () => {
-    const reg = clockedRegistry();
+    const reg = tempRegistry();
     try {
       const { registry, clock } = reg;
       const first = await registry.ensureSigningKey('RS256');
@@ -290,10 +284,10 @@ describe('key removal in the registry (SqliteRegistry with its own clock)', () =
   });
 
   test('the JWKS (Keyring) follows the registry: a pruned key leaves the published set', async () => {
-    const reg = clockedRegistry();
+    const reg = tempRegistry();
     try {
       const { registry, clock } = reg;
-      clock.t = Math.floor(Date.now() / 1000);
+      clock.t = nowSeconds();
       const keyring = new Keyring(registry);
       const first = await registry.ensureSigningKey('RS256');
       const second = await registry.rotateKey({ alg: 'RS256', leadSeconds: 0 });

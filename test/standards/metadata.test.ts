@@ -1,7 +1,10 @@
 /** RFC 8414: authorization server metadata, served by a real issuer on loopback. */
-import { httpRequest, postForm, seedClient, startIssuer, type TestIssuer } from './support';
+import { httpRequest } from '../support/http';
+import { postForm } from '../support/oauth';
+import { seedClient } from '../support/clients';
+import { startIssuer, type TestIssuer } from '../support/servers';
+import { METADATA_PATH } from '../support/constants';
 
-const WELL_KNOWN = '/.well-known/oauth-authorization-server';
 
 describe('RFC 8414 authorization server metadata', () => {
   let issuer: TestIssuer;
@@ -14,14 +17,14 @@ describe('RFC 8414 authorization server metadata', () => {
   afterEach(() => expect(issuer.serverErrors).toEqual([]));
 
   test('§3: served at /.well-known/oauth-authorization-server as a JSON object (§3.2)', async () => {
-    const res = await httpRequest(`${issuer.origin}${WELL_KNOWN}`);
+    const res = await httpRequest(`${issuer.origin}${METADATA_PATH}`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(typeof res.json()).toBe('object');
   });
 
   test('§2: issuer, endpoints, grant types, auth methods, scopes, response types', async () => {
-    const m = (await httpRequest(`${issuer.origin}${WELL_KNOWN}`)).json();
+    const m = (await httpRequest(`${issuer.origin}${METADATA_PATH}`)).json();
     const base = `${issuer.origin}/oauth`;
     expect(m).toEqual({
       issuer: issuer.issuer,
@@ -39,22 +42,22 @@ describe('RFC 8414 authorization server metadata', () => {
   });
 
   test('§3.3: the issuer member is identical to the issuer identifier the metadata was fetched for', async () => {
-    const m = (await httpRequest(`${issuer.origin}${WELL_KNOWN}`)).json();
+    const m = (await httpRequest(`${issuer.origin}${METADATA_PATH}`)).json();
     expect(m.issuer).toBe(issuer.issuer);
     expect(new URL(`${m.issuer}`).origin).toBe(issuer.origin);
   });
 
   test('§2: scopes_supported follows the registry (a new group scope appears)', async () => {
     await issuer.auth.registry.createGroup('late', ['late:scope']);
-    const m = (await httpRequest(`${issuer.origin}${WELL_KNOWN}`)).json();
+    const m = (await httpRequest(`${issuer.origin}${METADATA_PATH}`)).json();
     expect(m.scopes_supported).toContain('late:scope');
     await issuer.auth.registry.deleteGroup('late', { force: true });
-    expect((await httpRequest(`${issuer.origin}${WELL_KNOWN}`)).json().scopes_supported).not.toContain('late:scope');
+    expect((await httpRequest(`${issuer.origin}${METADATA_PATH}`)).json().scopes_supported).not.toContain('late:scope');
   });
 
   test('§2: every advertised endpoint is real (token, jwks, introspection, revocation answer at those URLs)', async () => {
-    const m = (await httpRequest(`${issuer.origin}${WELL_KNOWN}`)).json();
-    const client = await seedClient(issuer, ['reports:read']);
+    const m = (await httpRequest(`${issuer.origin}${METADATA_PATH}`)).json();
+    const client = await seedClient(issuer.auth, ['reports:read']);
     const token = await postForm(m.token_endpoint, client, { grant_type: 'client_credentials' });
     expect(token.status).toBe(200);
     const jwks = await httpRequest(m.jwks_uri);
@@ -66,12 +69,12 @@ describe('RFC 8414 authorization server metadata', () => {
   });
 
   test('the metadata is cacheable for jwksMaxAge seconds', async () => {
-    const res = await httpRequest(`${issuer.origin}${WELL_KNOWN}`);
+    const res = await httpRequest(`${issuer.origin}${METADATA_PATH}`);
     expect(res.headers.get('cache-control')).toBe('public, max-age=120');
   });
 
   test('§3.1: other well-known suffixes are not served', async () => {
-    expect((await httpRequest(`${issuer.origin}${WELL_KNOWN}/other`)).status).toBe(404);
+    expect((await httpRequest(`${issuer.origin}${METADATA_PATH}/other`)).status).toBe(404);
   });
 });
 
@@ -83,12 +86,12 @@ describe('RFC 8414 §3.1: issuer identifier with a path component', () => {
   afterAll(() => issuer.close());
 
   test('the well-known segment goes between the host and the path', async () => {
-    const res = await httpRequest(`${issuer.origin}${WELL_KNOWN}/tenant-a`);
+    const res = await httpRequest(`${issuer.origin}${METADATA_PATH}/tenant-a`);
     expect(res.status).toBe(200);
     const m = res.json();
     expect(m.issuer).toBe(`${issuer.origin}/tenant-a`);
     expect(m.token_endpoint).toBe(`${issuer.origin}/tenant-a/oauth/token`);
-    expect((await httpRequest(`${issuer.origin}${WELL_KNOWN}`)).status).toBe(404);
+    expect((await httpRequest(`${issuer.origin}${METADATA_PATH}`)).status).toBe(404);
     expect((await httpRequest(m.jwks_uri)).status).toBe(200);
   });
 });
@@ -97,7 +100,7 @@ describe('RFC 8414 §2: mountPath and a trailing slash in the issuer', () => {
   test('endpoints follow mountPath', async () => {
     const issuer = await startIssuer({ mountPath: '/auth/v1/' });
     try {
-      const m = (await httpRequest(`${issuer.origin}${WELL_KNOWN}`)).json();
+      const m = (await httpRequest(`${issuer.origin}${METADATA_PATH}`)).json();
       expect(m.token_endpoint).toBe(`${issuer.origin}/auth/v1/token`);
       expect(m.jwks_uri).toBe(`${issuer.origin}/auth/v1/jwks`);
       expect((await httpRequest(m.jwks_uri)).status).toBe(200);
@@ -109,7 +112,7 @@ describe('RFC 8414 §2: mountPath and a trailing slash in the issuer', () => {
   test('an issuer ending in "/" is echoed verbatim and its endpoints have no double slash', async () => {
     const issuer = await startIssuer({ trailingSlash: true });
     try {
-      const m = (await httpRequest(`${issuer.origin}${WELL_KNOWN}`)).json();
+      const m = (await httpRequest(`${issuer.origin}${METADATA_PATH}`)).json();
       expect(m.issuer).toBe(`${issuer.origin}/`);
       expect(m.token_endpoint).toBe(`${issuer.origin}/oauth/token`);
     } finally {

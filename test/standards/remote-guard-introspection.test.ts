@@ -2,24 +2,15 @@
  * remoteGuard({mode: 'introspection'}): the API asks the issuer (RFC 7662) about each token, caches
  * positive answers briefly (never past exp), so a revocation (RFC 7009) is seen within that window.
  */
-import { remoteGuard } from '../../lib';
-import {
-  API_AUDIENCE,
-  callApi,
-  countingFetch,
-  decodeJwt,
-  issueToken,
-  revoke,
-  seedClient,
-  sleep,
-  startApi,
-  startIssuer,
-  startRemoteApi,
-  type SeededClient,
-  type TestIssuer,
-} from './support';
+import { remoteGuard, type RemoteGuardOptions } from '../../lib';
+import { API_AUDIENCE, METADATA_PATH } from '../support/constants';
+import { sleep } from '../support/time';
+import { countingFetch } from '../support/http';
+import { callApi, issueToken, revoke } from '../support/oauth';
+import { decodeJwt } from '../support/jwt';
+import { seedClient, type SeededClient } from '../support/clients';
+import { startApi, startIssuer, startRemoteApi, type TestIssuer } from '../support/servers';
 
-const METADATA = '/.well-known/oauth-authorization-server';
 
 describe('remoteGuard (introspection mode)', () => {
   let issuer: TestIssuer;
@@ -27,8 +18,8 @@ describe('remoteGuard (introspection mode)', () => {
   let rs: SeededClient;
   beforeAll(async () => {
     issuer = await startIssuer();
-    client = await seedClient(issuer, ['reports:read']);
-    rs = await seedClient(issuer, ['ccgate:introspect']);
+    client = await seedClient(issuer.auth, ['reports:read']);
+    rs = await seedClient(issuer.auth, ['ccgate:introspect']);
   });
   afterAll(() => issuer.close());
   afterEach(() => expect(issuer.serverErrors).toEqual([]));
@@ -48,7 +39,7 @@ describe('remoteGuard (introspection mode)', () => {
       const res = await callApi(`${api.origin}/reports`, token);
       expect(res.status).toBe(200);
       expect(res.json()).toEqual({ client: client.clientId, scopes: ['reports:read'] });
-      expect(counter.urls).toEqual([`${issuer.origin}${METADATA}`, `${issuer.endpoints}/introspect`]);
+      expect(counter.urls).toEqual([`${issuer.origin}${METADATA_PATH}`, `${issuer.endpoints}/introspect`]);
     } finally {
       await api.stop();
     }
@@ -57,7 +48,7 @@ describe('remoteGuard (introspection mode)', () => {
   test('RFC 6750 §3.1: scope errors and invalid tokens as in JWKS mode', async () => {
     const api = await startRemoteApi(issuer, introspecting());
     try {
-      const writer = await seedClient(issuer, ['reports:write']);
+      const writer = await seedClient(issuer.auth, ['reports:write']);
       const denied = await callApi(`${api.origin}/reports`, await issueToken(issuer, writer));
       expect(denied.status).toBe(403);
       expect(denied.headers.get('www-authenticate')).toMatch(/error="insufficient_scope"/);
@@ -107,8 +98,8 @@ describe('remoteGuard (introspection mode)', () => {
 
   test('a cached answer is never used past the token exp', async () => {
     const shortLived = await startIssuer({ tokenLifetime: 2, clockTolerance: 0 }); // iat is whole seconds: at least 1 s left
-    const rs2 = await seedClient(shortLived, ['ccgate:introspect']);
-    const c2 = await seedClient(shortLived);
+    const rs2 = await seedClient(shortLived.auth, ['ccgate:introspect']);
+    const c2 = await seedClient(shortLived.auth);
     const counter = countingFetch();
     const api = await startRemoteApi(shortLived, { mode: 'introspection', clientId: rs2.clientId, clientSecret: rs2.clientSecret, introspectionCacheSeconds: 3600, fetch: counter.fetch });
     try {
@@ -125,8 +116,8 @@ describe('remoteGuard (introspection mode)', () => {
 
   test('issuer down: 503 temporarily_unavailable (never 401) for tokens not in the cache', async () => {
     const down = await startIssuer();
-    const rs3 = await seedClient(down, ['ccgate:introspect']);
-    const c3 = await seedClient(down);
+    const rs3 = await seedClient(down.auth, ['ccgate:introspect']);
+    const c3 = await seedClient(down.auth);
     const cached = await issueToken(down, c3);
     const uncached = await issueToken(down, c3);
     const api = await startRemoteApi(down, { mode: 'introspection', clientId: rs3.clientId, clientSecret: rs3.clientSecret, introspectionCacheSeconds: 60 });
@@ -146,8 +137,8 @@ describe('remoteGuard (introspection mode)', () => {
 
   test('issuer down before the first request (discovery fails): 503', async () => {
     const down = await startIssuer();
-    const rs3 = await seedClient(down, ['ccgate:introspect']);
-    const token = await issueToken(down, await seedClient(down));
+    const rs3 = await seedClient(down.auth, ['ccgate:introspect']);
+    const token = await issueToken(down, await seedClient(down.auth));
     await down.stop();
     const api = await startRemoteApi(down, { mode: 'introspection', clientId: rs3.clientId, clientSecret: rs3.clientSecret });
     try {
@@ -170,7 +161,7 @@ describe('remoteGuard (introspection mode)', () => {
   });
 
   test("RFC 7662 §4: without the introspection scope the guard's client learns nothing about others' tokens (401)", async () => {
-    const plain = await seedClient(issuer, ['reports:read']);
+    const plain = await seedClient(issuer.auth, ['reports:read']);
     const api = await startRemoteApi(issuer, { mode: 'introspection', clientId: plain.clientId, clientSecret: plain.clientSecret });
     try {
       expect((await callApi(`${api.origin}/reports`, await issueToken(issuer, client))).status).toBe(401);
@@ -192,7 +183,7 @@ describe('remoteGuard (introspection mode)', () => {
     const counter = countingFetch();
     const api = await startRemoteApi(issuer, introspecting({ introspectionEndpoint: `${issuer.endpoints}/introspect`, introspectionCacheSeconds: 0, fetch: counter.fetch }));
     try {
-      const c = await seedClient(issuer);
+      const c = await seedClient(issuer.auth);
       const token = await issueToken(issuer, c);
       expect((await callApi(`${api.origin}/reports`, token)).status).toBe(200);
       expect(counter.urls).toEqual([`${issuer.endpoints}/introspect`]);
@@ -215,6 +206,7 @@ describe('remoteGuard (introspection mode)', () => {
   });
 
   test('introspection mode needs clientId and clientSecret', () => {
-    expect(() => remoteGuard({ issuer: issuer.issuer, audience: API_AUDIENCE, mode: 'introspection' })).toThrow(TypeError);
+    // A runtime check for untyped callers: the types already require both.
+    expect(() => remoteGuard({ issuer: issuer.issuer, audience: API_AUDIENCE, mode: 'introspection' } as RemoteGuardOptions)).toThrow(TypeError);
   });
 });

@@ -5,32 +5,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { remoteGuard } from '../../lib';
-import {
-  API_AUDIENCE,
-  callApi,
-  claimsFor,
-  countingFetch,
-  decodeJwt,
-  foreignKey,
-  issueToken,
-  kidOf,
-  seedClient,
-  signJws,
-  startApi,
-  startIssuer,
-  startRemoteApi,
-  type SeededClient,
-  type TestApi,
-  type TestIssuer,
-} from './support';
+import { API_AUDIENCE, METADATA_PATH } from '../support/constants';
+import { countingFetch } from '../support/http';
+import { callApi, issueToken } from '../support/oauth';
+import { claimsFrom, decodeJwt, foreignKey, kidOf, signJws } from '../support/jwt';
+import { seedClient, type SeededClient } from '../support/clients';
+import { startApi, startIssuer, startRemoteApi, type TestApi, type TestIssuer } from '../support/servers';
 
-const METADATA = '/.well-known/oauth-authorization-server';
 
 const attacker = foreignKey();
 
 /** A token for the issuer's identity signed with a key it never published, kid of our choosing. */
 function forged(issuer: TestIssuer, clientId: string, kid = randomBytes(8).toString('hex')): string {
-  return signJws(attacker.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid }, claimsFor(issuer.issuer, clientId));
+  return signJws(attacker.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid }, claimsFrom(issuer.issuer, clientId));
 }
 
 describe('remoteGuard (JWKS mode): RFC 6750 protection of a separate API service', () => {
@@ -40,7 +27,7 @@ describe('remoteGuard (JWKS mode): RFC 6750 protection of a separate API service
   let counter: ReturnType<typeof countingFetch>;
   beforeAll(async () => {
     issuer = await startIssuer();
-    client = await seedClient(issuer, ['reports:read']);
+    client = await seedClient(issuer.auth, ['reports:read']);
     counter = countingFetch();
     api = await startRemoteApi(issuer, { fetch: counter.fetch, jwksCooldown: 3600 });
   });
@@ -55,7 +42,7 @@ describe('remoteGuard (JWKS mode): RFC 6750 protection of a separate API service
     const res = await callApi(`${api.origin}/reports`, token);
     expect(res.status).toBe(200);
     expect(res.json()).toEqual({ client: client.clientId, scopes: ['reports:read'] });
-    expect(counter.urls).toEqual([`${issuer.origin}${METADATA}`, `${issuer.endpoints}/jwks`]);
+    expect(counter.urls).toEqual([`${issuer.origin}${METADATA_PATH}`, `${issuer.endpoints}/jwks`]);
     for (let i = 0; i < 5; i++) expect((await callApi(`${api.origin}/reports`, await issueToken(issuer, client))).status).toBe(200);
     expect(counter.urls).toHaveLength(2);
   });
@@ -64,7 +51,7 @@ describe('remoteGuard (JWKS mode): RFC 6750 protection of a separate API service
     const token = await issueToken(issuer, client);
     expect((await callApi(`${api.origin}/any`, token)).status).toBe(200);
     expect((await callApi(`${api.origin}/whoami`, token)).json().client).toBe(client.clientId);
-    const writer = await seedClient(issuer, ['reports:write']);
+    const writer = await seedClient(issuer.auth, ['reports:write']);
     const denied = await callApi(`${api.origin}/reports`, await issueToken(issuer, writer));
     expect(denied.status).toBe(403);
     expect(denied.headers.get('www-authenticate')).toMatch(/^Bearer realm="ccgate", error="insufficient_scope".*scope="reports:read"/);
@@ -83,7 +70,7 @@ describe('remoteGuard (JWKS mode): RFC 6750 protection of a separate API service
     expect(results.map((r) => r.status)).toEqual(Array(25).fill(401));
     for (let i = 0; i < 10; i++) expect((await callApi(`${api.origin}/reports`, forged(issuer, client.clientId))).status).toBe(401);
     expect(counter.count('/jwks') - before).toBeLessThanOrEqual(1);
-    expect(counter.count(METADATA)).toBe(1);
+    expect(counter.count(METADATA_PATH)).toBe(1);
   });
 
   test('tokens that are not JWTs, or name a kid of the right issuer with a forged signature, cause no fetch', async () => {
@@ -134,7 +121,7 @@ describe('remoteGuard (JWKS mode): key rotation without restart', () => {
     const counter = countingFetch();
     const api = await startRemoteApi(issuer, { fetch: counter.fetch, jwksCooldown: 0 });
     try {
-      const client = await seedClient(issuer);
+      const client = await seedClient(issuer.auth);
       const old = await issueToken(issuer, client);
       expect((await callApi(`${api.origin}/reports`, old)).status).toBe(200);
       await issuer.auth.rotateKey({ leadSeconds: 0 });
@@ -155,7 +142,7 @@ describe('remoteGuard (JWKS mode): the issuer being down', () => {
     const issuer = await startIssuer();
     const counter = countingFetch();
     const api = await startRemoteApi(issuer, { fetch: counter.fetch, jwksCooldown: 0, jwksMaxAge: 0 });
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const tokens = [await issueToken(issuer, client), await issueToken(issuer, client)];
     try {
       expect((await callApi(`${api.origin}/reports`, tokens[0])).status).toBe(200);
@@ -175,7 +162,7 @@ describe('remoteGuard (JWKS mode): the issuer being down', () => {
 
   test('with no keys held and the issuer unreachable, a guard answers 503 (not 401), also within the cooldown', async () => {
     const issuer = await startIssuer();
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const token = await issueToken(issuer, client);
     await issuer.stop();
     const counter = countingFetch();
@@ -195,7 +182,7 @@ describe('remoteGuard (JWKS mode): the issuer being down', () => {
 
   test('RFC 8414 §3.3: metadata whose issuer differs from the configured one is refused (503), keys never used', async () => {
     const issuer = await startIssuer();
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const token = await issueToken(issuer, client);
     const counter = countingFetch();
     // Same origin, but the configured identifier has a trailing slash: not identical.
@@ -203,7 +190,7 @@ describe('remoteGuard (JWKS mode): the issuer being down', () => {
     try {
       const res = await callApi(`${api.origin}/reports`, token);
       expect(res.status).toBe(503);
-      expect(counter.urls).toEqual([`${issuer.origin}${METADATA}`]);
+      expect(counter.urls).toEqual([`${issuer.origin}${METADATA_PATH}`]);
     } finally {
       await api.stop();
       await issuer.close();
@@ -217,7 +204,7 @@ describe('remoteGuard (JWKS mode): configuration', () => {
     const counter = countingFetch();
     const api = await startRemoteApi(issuer, { fetch: counter.fetch, jwksUri: `${issuer.endpoints}/jwks` });
     try {
-      const client = await seedClient(issuer);
+      const client = await seedClient(issuer.auth);
       expect((await callApi(`${api.origin}/reports`, await issueToken(issuer, client))).status).toBe(200);
       expect(counter.urls).toEqual([`${issuer.endpoints}/jwks`]);
     } finally {
@@ -231,9 +218,9 @@ describe('remoteGuard (JWKS mode): configuration', () => {
     const counter = countingFetch();
     const api = await startRemoteApi(issuer, { fetch: counter.fetch });
     try {
-      const client = await seedClient(issuer);
+      const client = await seedClient(issuer.auth);
       expect((await callApi(`${api.origin}/reports`, await issueToken(issuer, client))).status).toBe(200);
-      expect(counter.urls[0]).toBe(`${issuer.origin}${METADATA}/tenant-a`);
+      expect(counter.urls[0]).toBe(`${issuer.origin}${METADATA_PATH}/tenant-a`);
     } finally {
       await api.stop();
       await issuer.close();
@@ -245,7 +232,7 @@ describe('remoteGuard (JWKS mode): configuration', () => {
     const api = await startRemoteApi(issuer);
     const rsOnly = await startRemoteApi(issuer, { algorithms: ['RS256'] });
     try {
-      const client = await seedClient(issuer);
+      const client = await seedClient(issuer.auth);
       const token = await issueToken(issuer, client);
       expect(decodeJwt(token).header.alg).toBe('ES256');
       expect((await callApi(`${api.origin}/reports`, token)).status).toBe(200);

@@ -1,23 +1,12 @@
 /** RFC 7009 token revocation at <mount>/revoke, against a real issuer on loopback. */
 import express from 'express';
 import { ccgate } from '../../lib';
-import {
-  API_AUDIENCE,
-  callApi,
-  claimsFor,
-  foreignKey,
-  httpRequest,
-  introspect,
-  issueToken,
-  listen,
-  postForm,
-  revoke,
-  seedClient,
-  signJws,
-  startIssuer,
-  type SeededClient,
-  type TestIssuer,
-} from './support';
+import { API_AUDIENCE } from '../support/constants';
+import { httpRequest, listen } from '../support/http';
+import { callApi, introspect, issueToken, postForm, revoke } from '../support/oauth';
+import { claimsFrom, foreignKey, signJws } from '../support/jwt';
+import { seedClient, type SeededClient } from '../support/clients';
+import { startIssuer, type TestIssuer } from '../support/servers';
 
 describe('RFC 7009 token revocation', () => {
   let issuer: TestIssuer;
@@ -26,8 +15,8 @@ describe('RFC 7009 token revocation', () => {
   let local: string;
   beforeAll(async () => {
     issuer = await startIssuer();
-    owner = await seedClient(issuer, ['reports:read']);
-    other = await seedClient(issuer, ['reports:read', 'ccgate:introspect']);
+    owner = await seedClient(issuer.auth, ['reports:read']);
+    other = await seedClient(issuer.auth, ['reports:read', 'ccgate:introspect']);
     local = `${issuer.origin}/local/reports`;
   });
   afterAll(() => issuer.close());
@@ -57,7 +46,7 @@ describe('RFC 7009 token revocation', () => {
     expect((await revoke(issuer, owner, { token })).status).toBe(200);
     expect((await revoke(issuer, owner, { token })).status).toBe(200);
     const attacker = foreignKey();
-    const foreign = signJws(attacker.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: 'nope' }, claimsFor(issuer.issuer, owner.clientId));
+    const foreign = signJws(attacker.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: 'nope' }, claimsFrom(issuer.issuer, owner.clientId));
     for (const garbage of ['garbage', 'a.b.c', 'x'.repeat(5000), foreign]) {
       const res = await revoke(issuer, owner, { token: garbage });
       expect({ status: res.status, body: res.text }).toEqual({ status: 200, body: '' });

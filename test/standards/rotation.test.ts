@@ -3,26 +3,15 @@
  * remote guard, both real servers; the key rotates while tokens keep being issued and used, and no
  * guard is restarted.
  */
-import {
-  API_AUDIENCE,
-  callApi,
-  claimsFor,
-  cliKeyRotate,
-  countingFetch,
-  eventually,
-  httpRequest,
-  issueToken,
-  kidOf,
-  runInterop,
-  seedClient,
-  signJws,
-  sleep,
-  startIssuer,
-  startRemoteApi,
-  type SeededClient,
-  type TestApi,
-  type TestIssuer,
-} from './support';
+import { API_AUDIENCE } from '../support/constants';
+import { eventually, sleep } from '../support/time';
+import { countingFetch, httpRequest } from '../support/http';
+import { callApi, issueToken } from '../support/oauth';
+import { claimsFrom, kidOf, signJws } from '../support/jwt';
+import { seedClient, type SeededClient } from '../support/clients';
+import { startIssuer, startRemoteApi, type TestApi, type TestIssuer } from '../support/servers';
+import { cliKeyRotate } from '../support/cli';
+import { runInterop } from '../support/interop';
 
 interface Sample {
   kid: string;
@@ -78,7 +67,7 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
     issuer = await startIssuer({ tokenLifetime: 60 });
     const counter = countingFetch();
     api = await startRemoteApi(issuer, { fetch: counter.fetch, jwksCooldown: 0 });
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const first = await issueToken(issuer, client);
     const oldKid = kidOf(first);
     const traffic = runTraffic(issuer, api, client);
@@ -106,7 +95,7 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
     const counter = countingFetch();
     // A long cooldown: an unknown kid could not be fetched in time. The lead time must make that unnecessary.
     api = await startRemoteApi(issuer, { fetch: counter.fetch, jwksCooldown: 3600, jwksMaxAge: 3600 });
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const oldKid = kidOf(await issueToken(issuer, client));
     const added = await issuer.auth.rotateKey({ leadSeconds: 3 });
     expect(added.status).toBe('pending');
@@ -124,14 +113,14 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
   test('garbage tokens keep the cooldown busy, yet a lead time longer than the cooldown means no valid token is refused', async () => {
     issuer = await startIssuer({ tokenLifetime: 60 });
     api = await startRemoteApi(issuer, { jwksCooldown: 1 });
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const oldKid = kidOf(await issueToken(issuer, client));
     const garbageKey = (await issuer.auth.registry.listKeys())[0].privateKeyPem; // a real key under a wrong kid: refused
     let stopGarbage = false;
     const garbageStatuses: number[] = [];
     const garbage = (async () => {
       for (let i = 0; !stopGarbage; i++) {
-        const token = signJws(garbageKey, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: `garbage-${i}` }, claimsFor(issuer.issuer, client.clientId));
+        const token = signJws(garbageKey, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: `garbage-${i}` }, claimsFrom(issuer.issuer, client.clientId));
         garbageStatuses.push((await callApi(`${api.origin}/reports`, token)).status);
         await sleep(20);
       }
@@ -151,7 +140,7 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
   test('`ccgate key rotate` (the built CLI, another process on the registry file) is followed without restart', async () => {
     issuer = await startIssuer({ tokenLifetime: 60 });
     api = await startRemoteApi(issuer, { jwksCooldown: 1 });
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const oldKid = kidOf(await issueToken(issuer, client));
     const traffic = runTraffic(issuer, api, client);
     await eventually(async () => (traffic.samples.length >= 6 ? true : undefined));
@@ -171,7 +160,7 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
   test("after the retired key's removeAfter, it leaves the JWKS and the remote guard stops accepting it", async () => {
     issuer = await startIssuer({ tokenLifetime: 2 });
     api = await startRemoteApi(issuer, { jwksCooldown: 0, jwksMaxAge: 0 });
-    const client = await seedClient(issuer);
+    const client = await seedClient(issuer.auth);
     const oldKid = kidOf(await issueToken(issuer, client));
     const oldKey = (await issuer.auth.registry.listKeys()).find((k) => k.kid === oldKid)!;
     await issuer.auth.rotateKey({ leadSeconds: 0 });
@@ -181,7 +170,7 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
 
     // A token the old key signed that outlives removeAfter (forged with the real old private key),
     // to see which keys the guard still accepts.
-    const probe = signJws(oldKey.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: oldKid }, claimsFor(issuer.issuer, client.clientId, { exp: removeAfter + 3600 }));
+    const probe = signJws(oldKey.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: oldKid }, claimsFrom(issuer.issuer, client.clientId, { exp: removeAfter + 3600 }));
     expect((await callApi(`${api.origin}/reports`, probe)).status).toBe(200);
     expect(await publishedKids(issuer)).toContain(oldKid);
 
@@ -190,7 +179,7 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
       expect(await publishedKids(issuer)).not.toContain(oldKid);
       const fresh = await issueToken(issuer, client);
       expect((await callApi(`${api.origin}/reports`, fresh)).status).toBe(200);
-      const res = await callApi(`${api.origin}/reports`, signJws(oldKey.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: oldKid }, claimsFor(issuer.issuer, client.clientId, { exp: removeAfter + 3600 })));
+      const res = await callApi(`${api.origin}/reports`, signJws(oldKey.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: oldKid }, claimsFrom(issuer.issuer, client.clientId, { exp: removeAfter + 3600 })));
       expect(res.status).toBe(401);
     } finally {
       spy.mockRestore();

@@ -4,25 +4,11 @@
  * key ccgate never published, must be rejected without a single connection to that server, by every
  * validator: the remote guard in both modes, the issuer's local guard, introspection, revocation.
  */
-import { createPublicKey, verify } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  callApi,
-  claimsFor,
-  countingFetch,
-  foreignKey,
-  introspect,
-  issueToken,
-  revoke,
-  seedClient,
-  signJws,
-  startIssuer,
-  startRemoteApi,
-  type SeededClient,
-  type TestApi,
-  type TestIssuer,
-} from './support';
+import { countingFetch, listen } from '../support/http';
+import { callApi, introspect, issueToken, revoke } from '../support/oauth';
+import { claimsFrom, foreignKey, signJws, verifiesWithJwk } from '../support/jwt';
+import { seedClient, type SeededClient } from '../support/clients';
+import { startIssuer, startRemoteApi, type TestApi, type TestIssuer } from '../support/servers';
 
 interface Trap {
   origin: string;
@@ -37,19 +23,14 @@ interface Trap {
  */
 async function startTrap(attackerJwk: Record<string, string>): Promise<Trap> {
   const trap: Trap = { origin: '', connections: 0, requests: [], close: async () => undefined };
-  const server = http.createServer((req, res) => {
+  const listening = await listen((req, res) => {
     trap.requests.push(req.url ?? '');
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({ keys: [attackerJwk], issuer: trap.origin, jwks_uri: `${trap.origin}/jwks` }));
   });
-  server.on('connection', () => trap.connections++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  trap.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  trap.close = () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  listening.server.on('connection', () => trap.connections++);
+  trap.origin = listening.origin;
+  trap.close = listening.stop;
   return trap;
 }
 
@@ -70,8 +51,8 @@ describe('RFC 8725 §3.10: no URL from a token is ever fetched (jku, x5u, jwk, k
   beforeAll(async () => {
     trap = await startTrap(attackerJwk);
     issuer = await startIssuer();
-    owner = await seedClient(issuer, ['reports:read']);
-    rs = await seedClient(issuer, ['ccgate:introspect']);
+    owner = await seedClient(issuer.auth, ['reports:read']);
+    rs = await seedClient(issuer.auth, ['ccgate:introspect']);
     jwksFetch = countingFetch();
     introspectionFetch = countingFetch();
     jwksApi = await startRemoteApi(issuer, { fetch: jwksFetch.fetch, jwksCooldown: 0 });
@@ -87,7 +68,7 @@ describe('RFC 8725 §3.10: no URL from a token is ever fetched (jku, x5u, jwk, k
     expect((await callApi(`${jwksApi.origin}/reports`, real)).status).toBe(200);
     expect((await callApi(`${introspectionApi.origin}/reports`, real)).status).toBe(200);
 
-    const claims = () => claimsFor(issuer.issuer, owner.clientId);
+    const claims = () => claimsFrom(issuer.issuer, owner.clientId);
     const sign = (header: Record<string, unknown>) => signJws(attacker.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', ...header }, claims());
     const x5c = Buffer.from('not really a certificate').toString('base64');
     tokens = [
@@ -117,10 +98,8 @@ describe('RFC 8725 §3.10: no URL from a token is ever fetched (jku, x5u, jwk, k
   test('the trap would work: the key it serves verifies every one of these tokens (sanity check of the setup)', async () => {
     // Fetch the trap once ourselves, as a validator trusting jku would...
     const served = ((await (await fetch(`${trap.origin}/jwks`)).json()) as { keys: Array<Record<string, string>> }).keys[0];
-    const key = createPublicKey({ key: served, format: 'jwk' });
     for (const [name, token] of tokens) {
-      const [h, p, sig] = token.split('.');
-      expect({ name, verifies: verify('sha256', Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url')) }).toEqual({ name, verifies: true });
+      expect({ name, verifies: verifiesWithJwk(token, served) }).toEqual({ name, verifies: true });
     }
     // ...then forget that connection: the assertions are about the validators.
     trap.connections = 0;

@@ -1,6 +1,8 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { AccessTokenVerifier, TokenRejected, VerifiedTokenCache, type AccessTokenClaims, type VerificationKeys } from '../../lib/tokens';
-import { claimsFor, ISSUER, signJws } from '../support';
+import { TokenRejected } from '../../lib';
+import { AccessTokenVerifier, VerifiedTokenCache, type AccessTokenClaims, type VerificationKeys } from '../../lib/tokens';
+import { ISSUER } from '../support/constants';
+import { claimsFor, signJws } from '../support/jwt';
 
 const claims = (jti: string, exp = 2_000_000_000): AccessTokenClaims =>
   ({ iss: 'i', sub: 'c', aud: 'a', exp, iat: exp - 60, jti, client_id: 'c', scope: 's' }) as AccessTokenClaims;

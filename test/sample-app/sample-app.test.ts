@@ -1,12 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
-import { createSampleApp, seedDemo, WRITER_GROUP, type SampleApp } from '../sample-app/app';
-import { checkIssuer, ConfigError, parsePort, readServerConfig } from '../sample-app/startup';
-import { basic, tempDir } from './helpers';
+import { createSampleApp, seedDemo, WRITER_GROUP, type SampleApp } from '../../sample-app/app';
+import { checkIssuer, ConfigError, parsePort, readServerConfig } from '../../sample-app/startup';
+import { tempDir } from '../support/temp';
+import { basic, bearerGet, getToken, tokenRequest } from '../support/oauth';
+import { ROOT } from '../support/constants';
+import { spawnNode, waitForOutput, type Spawned } from '../support/processes';
 
-const ROOT = path.resolve(__dirname, '..');
 const SERVER_JS = path.join(ROOT, 'dist', 'sample-app', 'server.js');
 
 describe('sample app, in process', () => {
@@ -35,16 +35,6 @@ describe('sample app, in process', () => {
     cleanup();
   });
 
-  const getToken = async (): Promise<string> => {
-    const res = await request(sample.app)
-      .post('/oauth/token')
-      .set('Authorization', basic(clientId, clientSecret))
-      .type('form')
-      .send({ grant_type: 'client_credentials' });
-    expect(res.status).toBe(200);
-    return res.body.access_token as string;
-  };
-
   test('seeding creates the groups and one reader client, then leaves a non-empty registry alone', async () => {
     const groups = await sample.auth.registry.listGroups();
     expect(groups.map((g) => [g.name, g.scopes])).toEqual([
@@ -58,16 +48,12 @@ describe('sample app, in process', () => {
   });
 
   test('token with the seeded credentials; reports 200, write 403, health 200, no token 401', async () => {
-    const tokenRes = await request(sample.app)
-      .post('/oauth/token')
-      .set('Authorization', basic(clientId, clientSecret))
-      .type('form')
-      .send({ grant_type: 'client_credentials' });
+    const tokenRes = await tokenRequest(sample.app, clientId, clientSecret);
     expect(tokenRes.status).toBe(200);
     expect(tokenRes.body).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'reports:read' });
     const token = tokenRes.body.access_token as string;
 
-    const reports = await request(sample.app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+    const reports = await bearerGet(sample.app, token);
     expect(reports.status).toBe(200);
     expect(reports.body.client).toBe(clientId);
     expect(Array.isArray(reports.body.reports)).toBe(true);
@@ -101,14 +87,14 @@ describe('sample app, in process', () => {
 
   test('after joining reports-writer, a new token may POST /api/reports (201); bad JSON is 400', async () => {
     await sample.auth.registry.addClientGroups(clientId, [WRITER_GROUP]);
-    const token = await getToken();
+    const token = await getToken(sample, clientId, clientSecret);
     const created = await request(sample.app)
       .post('/api/reports')
       .set('Authorization', `Bearer ${token}`)
       .send({ title: 'Q3 churn', value: 4.2 });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ title: 'Q3 churn', value: 4.2, createdBy: clientId });
-    const listed = await request(sample.app).get('/api/reports').set('Authorization', `Bearer ${token}`);
+    const listed = await bearerGet(sample.app, token);
     expect(listed.body.reports.map((r: { title: string }) => r.title)).toContain('Q3 churn');
 
     const noTitle = await request(sample.app).post('/api/reports').set('Authorization', `Bearer ${token}`).send({});
@@ -155,56 +141,21 @@ describe('sample server settings', () => {
   });
 });
 
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startBuiltServer(env: Record<string, string>): Running {
-  if (!existsSync(SERVER_JS)) throw new Error(`${SERVER_JS} is missing: run "npm run build" first (npm test does).`);
-  const child = spawn(process.execPath, [SERVER_JS], {
-    cwd: ROOT,
-    env: { ...process.env, CCGATE_ISSUER: '', CCGATE_AUDIENCE: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { child, stdout: () => out, stderr: () => err, exited };
-}
-
-function waitForOutput(running: Running, pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      const match = running.stdout().match(pattern);
-      if (match) {
-        clearInterval(poll);
-        resolve(match);
-      } else if (running.child.exitCode !== null || Date.now() - started > timeoutMs) {
-        clearInterval(poll);
-        reject(new Error(`server did not print ${pattern}\n--- stdout\n${running.stdout()}\n--- stderr\n${running.stderr()}`));
-      }
-    }, 25);
-  });
+/** dist/sample-app/server.js as a child process, the caller's CCGATE_ISSUER / CCGATE_AUDIENCE blanked. */
+function startBuiltServer(env: Record<string, string>): Spawned {
+  return spawnNode(SERVER_JS, [], { cwd: ROOT, env: { ...process.env, CCGATE_ISSUER: '', CCGATE_AUDIENCE: '', ...env } });
 }
 
 describe('built sample server (dist/sample-app/server.js)', () => {
   test('prints credentials that work, serves the API, exits cleanly on SIGTERM', async () => {
     const tmp = tempDir('ccgate-sample-server-');
     // NODE_ENV=production would make ccgate refuse plain HTTP by default: the sample must not.
-    const running = startBuiltServer({ PORT: '0', HOST: '127.0.0.1', CCGATE_DB: path.join(tmp.dir, 'ccgate.db'), NODE_ENV: 'production' });
+    const server = startBuiltServer({ PORT: '0', HOST: '127.0.0.1', CCGATE_DB: path.join(tmp.dir, 'ccgate.db'), NODE_ENV: 'production' });
     try {
-      const [, base] = await waitForOutput(running, /^Listening on (http:\/\/127\.0\.0\.1:\d+)/m);
+      const [, base] = await waitForOutput(server, /^Listening on (http:\/\/127\.0\.0\.1:\d+)/m);
       const port = new URL(base).port;
       expect(Number(port)).toBeGreaterThan(0);
-      const out = running.stdout();
+      const out = server.stdout();
       const clientId = /^ {2}client_id: +(\S+)$/m.exec(out)?.[1];
       const clientSecret = /^ {2}client_secret: +(\S+)$/m.exec(out)?.[1];
       expect(clientId).toBeDefined();
@@ -227,17 +178,17 @@ describe('built sample server (dist/sample-app/server.js)', () => {
       const none = await fetch(`${base}/api/reports`);
       expect(none.status).toBe(401);
 
-      running.child.kill('SIGTERM');
-      const exit = await running.exited;
+      server.proc.kill('SIGTERM');
+      const exit = await server.exited;
       expect(exit).toEqual({ code: 0, signal: null });
-      expect(running.stdout()).toContain('Stopped.');
+      expect(server.stdout()).toContain('Stopped.');
       // stderr holds only the audit log: JSON lines, no fault.
-      const logged = running.stderr().trim().split('\n').map((line) => JSON.parse(line) as { type?: string; level?: string });
+      const logged = server.stderr().trim().split('\n').map((line) => JSON.parse(line) as { type?: string; level?: string });
       expect(logged.map((e) => e.type)).toContain('token.issued');
       expect(logged.filter((e) => e.level === 'error')).toEqual([]);
     } finally {
-      if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
-      await running.exited;
+      if (server.running()) server.proc.kill('SIGKILL');
+      await server.exited;
       tmp.cleanup();
     }
   });
@@ -247,15 +198,15 @@ describe('built sample server (dist/sample-app/server.js)', () => {
     const env = { PORT: '0', HOST: '127.0.0.1', CCGATE_DB: path.join(tmp.dir, 'ccgate.db') };
     try {
       for (const expected of [/client_secret: /, /already has 1 client.*\n[\s\S]*client list/]) {
-        const running = startBuiltServer(env);
+        const server = startBuiltServer(env);
         try {
-          await waitForOutput(running, /^Listening on /m);
-          expect(running.stdout()).toMatch(expected);
-          running.child.kill('SIGINT');
-          expect(await running.exited).toEqual({ code: 0, signal: null });
+          await waitForOutput(server, /^Listening on /m);
+          expect(server.stdout()).toMatch(expected);
+          server.proc.kill('SIGINT');
+          expect(await server.exited).toEqual({ code: 0, signal: null });
         } finally {
-          if (running.child.exitCode === null && running.child.signalCode === null) running.child.kill('SIGKILL');
-          await running.exited;
+          if (server.running()) server.proc.kill('SIGKILL');
+          await server.exited;
         }
       }
     } finally {
@@ -267,9 +218,9 @@ describe('built sample server (dist/sample-app/server.js)', () => {
     [{ PORT: 'eighty' }, /Invalid PORT "eighty"/],
     [{ PORT: '0', CCGATE_ISSUER: 'http://localhost:3000/' }, /remove the trailing "\/"/],
   ])('refuses bad settings with a clear message and exit code 1: %j', async (env, message) => {
-    const running = startBuiltServer(env);
-    expect(await running.exited).toEqual({ code: 1, signal: null });
-    expect(running.stderr()).toMatch(message);
-    expect(running.stdout()).toBe('');
+    const server = startBuiltServer(env);
+    expect(await server.exited).toEqual({ code: 1, signal: null });
+    expect(server.stderr()).toMatch(message);
+    expect(server.stdout()).toBe('');
   });
 });
