@@ -54,7 +54,11 @@ function table(rows: ResultRow[]): string {
     r.met === null ? '' : r.met ? 'yes' : 'NO',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join(' | ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join(' | ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...lines.map(line)].join('\n');
 }
 
@@ -71,7 +75,9 @@ async function main(): Promise<void> {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
   };
   console.log(`ccgate bench: ${scenarios.map((s) => s.name).join(', ')}`);
-  console.log(`${machine.cpus} x ${machine.cpuModel}, node ${machine.node}; ${DURATION} s per measurement, ${WARMUP} s warm-up, median of ${ROUNDS} interleaved rounds\n`);
+  console.log(
+    `${machine.cpus} x ${machine.cpuModel}, node ${machine.node}; ${DURATION} s per measurement, ${WARMUP} s warm-up, median of ${ROUNDS} interleaved rounds\n`,
+  );
   const rows: ResultRow[] = [];
   const timings: Record<string, number> = {};
   const loads: Record<string, [number, number]> = {};
@@ -86,14 +92,26 @@ async function main(): Promise<void> {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       console.error(`  FAILED: ${message}`);
-      rows.push({ scenario: scenario.name, metric: 'scenario failed', unit: '', value: NaN, baseline: null, baselineLabel: null, ratio: null, target: 'completes', met: false, notes: message.slice(0, 2000) });
+      rows.push({
+        scenario: scenario.name,
+        metric: 'scenario failed',
+        unit: '',
+        value: NaN,
+        baseline: null,
+        baselineLabel: null,
+        ratio: null,
+        target: 'completes',
+        met: false,
+        notes: message.slice(0, 2000),
+      });
     } finally {
-      await cleanupAll();
+      cleanupAll();
     }
     timings[scenario.name] = (Date.now() - t0) / 1000;
     loads[scenario.name] = [loadBefore, os.loadavg()[0]];
     foreign[scenario.name] = ctx.foreignLoad.length > 0 ? median(ctx.foreignLoad) : null;
-    const other = foreign[scenario.name] === null ? '' : `; other processes used a median ${fmt((foreign[scenario.name] as number) * 100)}% of the machine during its runs`;
+    const other =
+      foreign[scenario.name] === null ? '' : `; other processes used a median ${fmt((foreign[scenario.name] as number) * 100)}% of the machine during its runs`;
     console.log(`   (${timings[scenario.name].toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)} at the end${other})\n`);
   }
   const totalSeconds = (Date.now() - started) / 1000;
@@ -127,11 +145,12 @@ async function main(): Promise<void> {
 }
 
 process.on('SIGINT', () => {
-  void cleanupAll().finally(() => process.exit(130));
+  cleanupAll();
+  process.exit(130);
 });
 
-main().catch(async (err: unknown) => {
+main().catch((err: unknown) => {
   console.error(err);
-  await cleanupAll();
+  cleanupAll();
   process.exit(1);
 });

@@ -1,80 +1,16 @@
 import type { ErrorRequestHandler, Router } from 'express';
-import { createGuard, type Guard, type GuardOptions } from './guard';
 import { AuditEvents } from './events';
-import {
-  BcryptPool,
-  DEFAULT_LOCKED_DELAY_MS,
-  createMetadataRouter,
-  createTokenRouter,
-  MemoryFailureThrottle,
-  oauthErrorHandler,
-  SecretVerifier,
-  type FailureThrottle,
-  type ThrottleOptions,
-} from './issuer';
-import {
-  DEFAULT_BCRYPT_COST,
-  MAX_TOKEN_TTL_SECONDS,
-  SqliteRegistry,
-  type CreatedClient,
-  type KeyRecord,
-  type RegistryStore,
-  type RotateSecretOptions,
-} from './registry';
-import { AccessTokenVerifier, Keyring, verifyingValidator, type SigningAlgorithm, type VerifiedCacheOptions } from './tokens';
-
-export interface CcgateOptions {
-  /** Path of the SQLite registry file (created if missing), or a RegistryStore of your own. */
-  db: string | RegistryStore;
-  /** The issuer identifier: `iss` of every token, used verbatim (an https URL in production). */
-  issuer: string;
-  /** `aud` of issued tokens and the audience the guard accepts (default: the issuer). */
-  audience?: string | string[];
-  /** Default access token lifetime in seconds (default 900; at most 86400). A client's own --ttl wins. */
-  tokenLifetime?: number;
-  /** Signing algorithm of new tokens (default RS256). */
-  algorithm?: SigningAlgorithm;
-  /** Seconds of clock skew the guard allows on exp / nbf (default 5). */
-  clockTolerance?: number;
-  /** bcrypt cost of secrets created through this instance (default 10). */
-  bcryptCost?: number;
-  /** Worker threads for bcrypt compares (default: one per core; 0 = on the main thread). */
-  bcryptWorkers?: number;
-  /** bcrypt compares allowed to wait for a worker before the token endpoint answers 503 (default 64). */
-  bcryptQueue?: number;
-  /** Realm in WWW-Authenticate challenges (default "ccgate"). */
-  realm?: string;
-  /** Largest accepted token-endpoint request body in bytes (default 8192). */
-  maxBodyBytes?: number;
-  /** Longest bearer token the guard reads, in characters (default 4096). */
-  maxTokenLength?: number;
-  /** Guard error handling: 'respond' (default) or 'next' (see GuardOptions). */
-  guardErrors?: GuardOptions['errors'];
-  /** Bounds of the guard's cache of verified tokens (default 10,000 tokens / 16 MiB). */
-  verifiedTokenCache?: VerifiedCacheOptions;
-  /** Path at which you mount tokenRouter(), for the absolute URLs in the metadata (default "/oauth"). */
-  mountPath?: string;
-  /** Seconds validators may cache the JWKS and the metadata (default 300). */
-  jwksMaxAge?: number;
-  /** Scope that lets a client introspect other clients' tokens (default "ccgate:introspect"). */
-  introspectScope?: string;
-  /**
-   * Refuse plain HTTP on the token, introspection and revocation endpoints (default: on when
-   * NODE_ENV=production). Behind a TLS-terminating proxy, set Express's `trust proxy`.
-   */
-  requireHttps?: boolean;
-  /**
-   * Lockout of failed client authentication per client_id and per address (defaults: 10 and 50
-   * failures per 300 s window; a locked caller's 429 comes after lockedDelayMs, default 1000).
-   * `false` disables it; a FailureThrottle of your own replaces the counters.
-   */
-  throttle?: ThrottleOptions | FailureThrottle | false;
-  /** Called with unexpected server faults (answered as a bare 500 server_error). Default: ignored. */
-  onServerError?: (err: unknown) => void;
-}
+import { createGuard, type Guard } from './guard';
+import { BcryptPool, createMetadataRouter, createTokenRouter, oauthErrorHandler, SecretVerifier } from './issuer';
+import { resolveOptions, type CcgateOptions } from './options';
+import { SqliteRegistry, type CreatedClient, type KeyRecord, type RegistryStore, type RotateSecretOptions } from './registry';
+import { AccessTokenVerifier, Keyring, verifyingValidator, type SigningAlgorithm } from './tokens';
 
 export interface Ccgate extends Guard {
-  /** The issuer's router: POST /token (mount it, e.g. at /oauth). */
+  /**
+   * The issuer's router: POST /token, GET /jwks, POST /introspect and POST /revoke. Mount it where
+   * the `mountPath` option says (default app.use('/oauth', auth.tokenRouter())).
+   */
   tokenRouter(): Router;
   /** Error middleware answering ccgate errors as RFC 6749 / 6750 JSON; for guards with guardErrors: 'next'. */
   errorHandler: ErrorRequestHandler;
@@ -96,77 +32,28 @@ export interface Ccgate extends Guard {
   close(): Promise<void>;
 }
 
-function assertIssuer(issuer: string): void {
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    throw new TypeError(`issuer must be an absolute URL, got "${issuer}"`);
-  }
-  // RFC 8414 §2: https, no query, no fragment. http is allowed for local development.
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash) {
-    throw new TypeError(`issuer must be an http(s) URL without query or fragment, got "${issuer}"`);
-  }
-}
-
-function createThrottle(option: CcgateOptions['throttle']): FailureThrottle | undefined {
-  if (option === false) return undefined;
-  if (option && 'retryAfter' in option) return option;
-  return new MemoryFailureThrottle(option);
-}
-
-/** The tarpit belongs to the throttle: none without it. */
-function lockedDelayMs(option: CcgateOptions['throttle']): number {
-  if (option === false) return 0;
-  const delay = option && !('retryAfter' in option) ? option.lockedDelayMs : undefined;
-  return delay ?? DEFAULT_LOCKED_DELAY_MS;
-}
-
-/** "/oauth" form: leading slash, no trailing slash ("" for the root). */
-function normalizeMountPath(path: string): string {
-  const trimmed = path.replace(/\/+$/, '');
-  if (trimmed !== '' && !trimmed.startsWith('/')) throw new TypeError(`mountPath must start with "/", got "${path}"`);
-  return trimmed;
-}
-
-function assertLifetime(seconds: number): void {
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_TOKEN_TTL_SECONDS) {
-    throw new TypeError(`tokenLifetime must be a whole number of seconds from 1 to ${MAX_TOKEN_TTL_SECONDS}`);
-  }
-}
-
 /** Builds an issuer and a guard sharing one registry and one set of keys. */
 export function ccgate(options: CcgateOptions): Ccgate {
-  assertIssuer(options.issuer);
-  const tokenLifetime = options.tokenLifetime ?? 900;
-  assertLifetime(tokenLifetime);
-  const bcryptCost = options.bcryptCost ?? DEFAULT_BCRYPT_COST;
-  const ownsStore = typeof options.db === 'string';
-  const store = typeof options.db === 'string' ? new SqliteRegistry(options.db, { bcryptCost }) : options.db;
-  const audience = options.audience ?? options.issuer;
-  const realm = options.realm ?? 'ccgate';
+  const o = resolveOptions(options);
+  const ownsStore = typeof o.db === 'string';
+  const store = typeof o.db === 'string' ? new SqliteRegistry(o.db, { bcryptCost: o.bcryptCost }) : o.db;
   const keyring = new Keyring(store);
-  const pool = new BcryptPool({ workers: options.bcryptWorkers, maxQueue: options.bcryptQueue });
-  const secretVerifier = new SecretVerifier(pool, bcryptCost);
+  const pool = new BcryptPool({ workers: o.bcryptWorkers, maxQueue: o.bcryptQueue });
+  const secretVerifier = new SecretVerifier(pool, o.bcryptCost);
   const verifier = new AccessTokenVerifier(keyring, {
-    issuer: options.issuer,
-    audience,
-    clockToleranceSeconds: options.clockTolerance,
-    maxTokenLength: options.maxTokenLength,
-    cache: options.verifiedTokenCache,
+    issuer: o.issuer,
+    audience: o.audience,
+    clockToleranceSeconds: o.clockTolerance,
+    maxTokenLength: o.maxTokenLength,
+    cache: o.verifiedTokenCache,
   });
   const validator = verifyingValidator(verifier, store);
   const events = new AuditEvents();
-  const guard = createGuard(validator, { realm, errors: options.guardErrors, events });
-  const throttle = createThrottle(options.throttle);
-  const errorHandler = oauthErrorHandler(options);
-  const algorithm = options.algorithm ?? 'RS256';
-  const jwksMaxAge = options.jwksMaxAge ?? 300;
-  const mountPath = normalizeMountPath(options.mountPath ?? '/oauth');
+  const guard = createGuard(validator, { realm: o.realm, errors: o.guardErrors, events });
 
   return {
     ...guard,
-    errorHandler,
+    errorHandler: oauthErrorHandler({ onServerError: o.onServerError }),
     registry: store,
     tokenRouter: () =>
       createTokenRouter({
@@ -174,29 +61,23 @@ export function ccgate(options: CcgateOptions): Ccgate {
         keyring,
         secretVerifier,
         validator,
-        issuer: options.issuer,
-        audience,
-        algorithm,
-        tokenLifetime,
-        realm,
-        maxBodyBytes: options.maxBodyBytes ?? 8192,
-        jwksMaxAge,
-        introspectScope: options.introspectScope ?? 'ccgate:introspect',
-        requireHttps: options.requireHttps ?? process.env.NODE_ENV === 'production',
-        throttle,
-        lockedDelayMs: lockedDelayMs(options.throttle),
+        issuer: o.issuer,
+        audience: o.audience,
+        algorithm: o.algorithm,
+        tokenLifetime: o.tokenLifetime,
+        realm: o.realm,
+        maxBodyBytes: o.maxBodyBytes,
+        jwksMaxAge: o.jwksMaxAge,
+        introspectScope: o.introspectScope,
+        requireHttps: o.requireHttps,
+        throttle: o.throttle,
+        lockedDelayMs: o.lockedDelayMs,
         events,
-        onServerError: options.onServerError,
+        onServerError: o.onServerError,
       }),
-    metadataRouter: () =>
-      createMetadataRouter({
-        store,
-        issuer: options.issuer,
-        endpointsBase: `${options.issuer.replace(/\/$/, '')}${mountPath}`,
-        maxAgeSeconds: jwksMaxAge,
-      }),
+    metadataRouter: () => createMetadataRouter({ store, issuer: o.issuer, endpointsBase: o.endpointsBase, maxAgeSeconds: o.jwksMaxAge }),
     async rotateKey(rotation = {}) {
-      const key = await store.rotateKey({ alg: rotation.algorithm ?? algorithm, leadSeconds: rotation.leadSeconds ?? jwksMaxAge + 60 });
+      const key = await store.rotateKey({ alg: rotation.algorithm ?? o.algorithm, leadSeconds: rotation.leadSeconds ?? o.rotationLeadSeconds });
       await store.pruneKeys();
       events.emit({ type: 'key.rotated', kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
       return key;
@@ -213,4 +94,3 @@ export function ccgate(options: CcgateOptions): Ccgate {
     },
   };
 }
-

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { RejectionReason } from './errors';
 
 /**
  * Audit events: a stable, typed schema. Events never carry a secret or a whole token (a token is
@@ -17,7 +18,7 @@ export type AuditEvent = Base &
     | { type: 'client.auth_failed'; clientId: string | null; method: string; reason: 'invalid_credentials' | 'malformed' | 'missing'; address?: string }
     | { type: 'client.throttled'; clientId: string | null; retryAfter: number; address?: string }
     | { type: 'scope.denied'; clientId: string; requested: string; where: 'token_endpoint' | 'guard' }
-    | { type: 'token.rejected'; reason: string; where: 'guard' }
+    | { type: 'token.rejected'; reason: RejectionReason; where: 'guard' }
     | { type: 'token.introspected'; callerId: string; active: boolean; jti?: string }
     | { type: 'token.revoked'; clientId: string; jti: string; via: 'revocation_endpoint' }
     | { type: 'secret.rotated'; clientId: string; overlapSeconds: number }
@@ -50,7 +51,7 @@ export class AuditEvents {
 
   emit(input: AuditEventInput): void {
     if (this.emitter.listenerCount(input.type) === 0 && this.emitter.listenerCount('*') === 0) return;
-    const event = { time: new Date().toISOString(), ...input } as AuditEvent;
+    const event: AuditEvent = { time: new Date().toISOString(), ...input };
     for (const listener of [...this.emitter.listeners(input.type), ...this.emitter.listeners('*')]) {
       try {
         (listener as (e: AuditEvent) => void)(event);

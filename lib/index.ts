@@ -1,9 +1,10 @@
 // The public surface of ccgate: re-exports only.
-export { ccgate, type Ccgate, type CcgateOptions } from './ccgate';
+export { ccgate, type Ccgate } from './ccgate';
+export type { CcgateOptions } from './options';
 export { AuditEvents, type AuditEvent, type AuditEventType, type AuditEventOf } from './events';
 export { MemoryFailureThrottle, type FailureThrottle, type ThrottleOptions } from './issuer';
-export type { AuthInfo, Guard, GuardOptions, RemoteGuardOptions, FetchLike } from './guard';
-export { createGuard, remoteGuard, IssuerUnavailableError } from './guard';
+export type { AuthInfo, Guard, GuardOptions, RemoteGuardOptions, JwksRemoteGuardOptions, IntrospectionRemoteGuardOptions, FetchLike } from './guard';
+export { createGuard, remoteGuard } from './guard';
 export {
   OAuthError,
   TokenEndpointError,
@@ -12,12 +13,19 @@ export {
   InvalidBearerRequestError,
   InvalidTokenError,
   InsufficientScopeError,
+  TokenRejected,
+  IssuerUnavailableError,
+  HasherBusyError,
+  RegistryError,
+  CliError,
+  ConfigurationError,
   type OAuthErrorCode,
   type OAuthErrorBody,
+  type RejectionReason,
+  type RegistryErrorKind,
 } from './errors';
 export {
   SqliteRegistry,
-  RegistryError,
   type RegistryStore,
   type SqliteRegistryOptions,
   type ClientRecord,
@@ -26,15 +34,14 @@ export {
   type KeyRecord,
   type NewClient,
   type CreatedClient,
-  type TokenStatus,
-  type SigningAlgorithm,
 } from './registry';
 export {
   AccessTokenVerifier,
-  TokenRejected,
   verifyingValidator,
   type AccessTokenClaims,
   type AccessTokenValidator,
+  type SigningAlgorithm,
+  type TokenStatus,
   type TokenStatusSource,
   type VerifierOptions,
 } from './tokens';

@@ -44,8 +44,7 @@ interface Report {
 
 /** One fault as one JSON line (stack traces included, newlines escaped), for log collectors. */
 export function faultLine(err: unknown): string {
-  const error =
-    err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { message: String(err) };
+  const error = err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { message: String(err) };
   return JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'server fault', error });
 }
 
@@ -117,9 +116,7 @@ export function createSampleApp(config: SampleAppConfig): SampleApp {
   return { app, auth, config };
 }
 
-export type SeedResult =
-  | { created: true; clientId: string; clientSecret: string }
-  | { created: false; clientCount: number };
+export type SeedResult = { created: true; clientId: string; clientSecret: string } | { created: false; clientCount: number };
 
 /**
  * First start: with no client in the registry, makes sure the reader and writer groups exist and

@@ -10,7 +10,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSampleApp, seedDemo, type SampleApp } from './app';
-import { ConfigError, issuerFor, listeningUrl, localBaseUrl, readServerConfig, startupText, type ServerConfig } from './startup';
+import { ConfigurationError } from '../lib';
+import { issuerFor, listeningUrl, localBaseUrl, readServerConfig, startupText, type ServerConfig } from './startup';
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   try {
     config = readServerConfig(process.env);
   } catch (err) {
-    if (err instanceof ConfigError) return fail(err.message);
+    if (err instanceof ConfigurationError) return fail(err.message);
     throw err;
   }
 

@@ -1,5 +1,6 @@
 /** What server.ts reads from the environment, and what it prints. Pure functions, so tests can call them. */
 import path from 'node:path';
+import { ConfigurationError } from '../lib';
 import { defaultDbPath, READER_GROUP, WRITER_GROUP, type SeedResult } from './app';
 
 export interface ServerConfig {
@@ -15,14 +16,6 @@ export interface ServerConfig {
   audience?: string;
 }
 
-/** A setting the user must fix; the message says how. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
 type Env = Record<string, string | undefined>;
 
 /** An unset or empty variable is undefined. */
@@ -35,7 +28,7 @@ export function parsePort(value: string | undefined): number {
   if (value === undefined) return 3000;
   const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
   if (!(port >= 0 && port <= 65535)) {
-    throw new ConfigError(`Invalid PORT "${value}": use a whole number from 1 to 65535 (or 0 for any free port).`);
+    throw new ConfigurationError('PORT', `Invalid PORT "${value}": use a whole number from 1 to 65535 (or 0 for any free port).`);
   }
   return port;
 }
@@ -46,16 +39,17 @@ export function checkIssuer(issuer: string): string {
   try {
     url = new URL(issuer);
   } catch {
-    throw new ConfigError(`Invalid CCGATE_ISSUER "${issuer}": use an absolute URL such as http://localhost:3000.`);
+    throw new ConfigurationError('CCGATE_ISSUER', `Invalid CCGATE_ISSUER "${issuer}": use an absolute URL such as http://localhost:3000.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`Invalid CCGATE_ISSUER "${issuer}": it must start with https:// (or http:// for local development).`);
+    throw new ConfigurationError('CCGATE_ISSUER', `Invalid CCGATE_ISSUER "${issuer}": it must start with https:// (or http:// for local development).`);
   }
   if (url.search || url.hash || issuer.includes('?') || issuer.includes('#')) {
-    throw new ConfigError(`Invalid CCGATE_ISSUER "${issuer}": an issuer has no query or fragment (RFC 8414 §2).`);
+    throw new ConfigurationError('CCGATE_ISSUER', `Invalid CCGATE_ISSUER "${issuer}": an issuer has no query or fragment (RFC 8414 §2).`);
   }
   if (issuer.endsWith('/')) {
-    throw new ConfigError(
+    throw new ConfigurationError(
+      'CCGATE_ISSUER',
       `Invalid CCGATE_ISSUER "${issuer}": remove the trailing "/". The issuer is used verbatim as the tokens' "iss", ` +
         `and "${issuer}" and "${issuer.replace(/\/+$/, '')}" are different issuers; use CCGATE_ISSUER=${issuer.replace(/\/+$/, '')}`,
     );
@@ -97,7 +91,7 @@ export function listeningUrl(address: string, port: number): string {
 
 /** Quotes a word for a POSIX shell when it needs it. */
 export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_\/.,:@%+=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 export interface StartupInfo {

@@ -129,7 +129,7 @@ export function runChild(name: string, script: string, config: unknown): Promise
   });
 }
 
-export async function cleanupAll(): Promise<void> {
+export function cleanupAll(): void {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
@@ -189,10 +189,10 @@ export function load(spec: LoadSpec): Promise<LoadResult> {
     path: spec.path,
     headers: spec.headers ?? {},
     body: spec.body,
-  } as AcRequest;
+  };
   let requests: AcRequest[];
   if (spec.variants) {
-    requests = spec.variants.map((v) => ({ ...base, headers: { ...base.headers, ...v.headers } }) as AcRequest);
+    requests = spec.variants.map((v) => ({ ...base, headers: { ...base.headers, ...v.headers } }));
   } else if (spec.setup) {
     const setup = spec.setup;
     requests = [
@@ -201,9 +201,9 @@ export function load(spec: LoadSpec): Promise<LoadResult> {
         setupRequest: (req: AcRequest) => {
           const headers = { ...(req.headers as Record<string, string>) };
           setup(headers);
-          return { ...req, headers } as AcRequest;
+          return { ...req, headers };
         },
-      } as AcRequest,
+      },
     ];
   } else {
     requests = [base];
@@ -229,7 +229,7 @@ export function load(spec: LoadSpec): Promise<LoadResult> {
     if (spec.overallRate !== undefined) opts.overallRate = spec.overallRate;
     if (spec.pipelining !== undefined) opts.pipelining = spec.pipelining;
     const instance = autocannon(opts, (err: unknown, result: autocannon.Result) => {
-      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+      if (err) return reject(err instanceof Error ? err : new Error(JSON.stringify(err)));
       const r = result;
       const statusCodes: Record<string, number> = {};
       const stats = (r as unknown as { statusCodeStats?: Record<string, { count?: number }> }).statusCodeStats ?? {};

@@ -58,7 +58,9 @@ export const guardFirstSight: Scenario = {
           await load(guardSpec(WARMUP_TOKENS));
           const { result: r, cpu, note } = await measuredRun(guardSpec(MEASURE_TOKENS), server.url, ctx);
           assertClean('guard, first-sight tokens', r);
-          ctx.log(`  ${'guard, first-sight tokens'.padEnd(34)} round ${round + 1}: ${fmt(r.rps)} req/s (${fmt(r.ok)} tokens in ${r.seconds.toFixed(2)} s${note})`);
+          ctx.log(
+            `  ${'guard, first-sight tokens'.padEnd(34)} round ${round + 1}: ${fmt(r.rps)} req/s (${fmt(r.ok)} tokens in ${r.seconds.toFixed(2)} s${note})`,
+          );
           guard.push(r);
           guardCpu.push(cpu as number);
         };
@@ -74,10 +76,26 @@ export const guardFirstSight: Scenario = {
       if (fresh > count - 1) throw new Error(`ran out of distinct tokens (${fresh} > ${count - 1})`);
       const rps = (list: LoadResult[]): number => median(list.map((r) => r.rps));
       return [
-        ratioRow(this.name, 'guard req/s, every token new, vs bare', 'req/s', rps(guard), rps(bare), 'bare', { min: 0.6 },
-          `${fmt(MEASURE_TOKENS)} distinct RS256 tokens per measurement, median of ${ROUNDS} rounds`),
-        ratioRow(this.name, 'server CPU per request, every token new, vs bare', 'µs', median(guardCpu), median(bareCpu), 'bare', null,
-          'user + system CPU of the server process per 2xx response (median round); less sensitive to machine noise than req/s'),
+        ratioRow(
+          this.name,
+          'guard req/s, every token new, vs bare',
+          'req/s',
+          rps(guard),
+          rps(bare),
+          'bare',
+          { min: 0.6 },
+          `${fmt(MEASURE_TOKENS)} distinct RS256 tokens per measurement, median of ${ROUNDS} rounds`,
+        ),
+        ratioRow(
+          this.name,
+          'server CPU per request, every token new, vs bare',
+          'µs',
+          median(guardCpu),
+          median(bareCpu),
+          'bare',
+          null,
+          'user + system CPU of the server process per 2xx response (median round); less sensitive to machine noise than req/s',
+        ),
       ];
     } finally {
       await server.stop();

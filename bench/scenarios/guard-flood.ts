@@ -12,7 +12,23 @@
  * Latencies are exact (every 2xx response time recorded, not autocannon's 1 ms histogram). The probe
  * is closed-loop: when the server falls behind, it sends less (its achieved rate is in the notes).
  */
-import { AUDIENCE, DURATION, fmt, ISSUER, median, ratioRow, REWARMUP, ROUNDS, SCOPE, TOKEN_BODY, tokenEndpointSpec, WARMUP, type ResultRow, type RunContext, type Scenario } from '../lib/common';
+import {
+  AUDIENCE,
+  DURATION,
+  fmt,
+  ISSUER,
+  median,
+  ratioRow,
+  REWARMUP,
+  ROUNDS,
+  SCOPE,
+  TOKEN_BODY,
+  tokenEndpointSpec,
+  WARMUP,
+  type ResultRow,
+  type RunContext,
+  type Scenario,
+} from '../lib/common';
 import { basicAuth, compiledServer, fetchToken, load, sleep, startServer, type LoadResult, type LoadSpec } from '../lib/harness';
 import { seedRegistry } from '../lib/seed';
 

@@ -48,14 +48,38 @@ export const guardOverhead: Scenario = {
       const S = this.name;
       const rows: ResultRow[] = [
         ratioRow(S, 'local guard req/s vs bare', 'req/s', local, bare, 'bare', { min: 0.9 }, cpuNote('ccgate local guard', 'bare route')),
-        ratioRow(S, 'local guard req/s vs Auth0 guard', 'req/s', local, auth0Rps, 'Auth0', { min: 1.8 },
-          cpuNote('ccgate local guard', 'Auth0 express-oauth2-jwt-bearer')),
+        ratioRow(
+          S,
+          'local guard req/s vs Auth0 guard',
+          'req/s',
+          local,
+          auth0Rps,
+          'Auth0',
+          { min: 1.8 },
+          cpuNote('ccgate local guard', 'Auth0 express-oauth2-jwt-bearer'),
+        ),
         ratioRow(S, 'remoteGuard (JWKS) req/s vs bare', 'req/s', remoteRps, bare, 'bare', null, cpuNote('ccgate remoteGuard (JWKS)', 'bare route')),
         ratioRow(S, 'remoteGuard (JWKS) req/s vs Auth0', 'req/s', remoteRps, auth0Rps, 'Auth0', null),
         ratioRow(S, 'Auth0 guard req/s vs bare', 'req/s', auth0Rps, bare, 'bare', null),
-        ratioRow(S, 'local guard server CPU per request vs bare', 'µs', cpuOf('ccgate local guard'), cpuOf('bare route'), 'bare', null,
-          'user + system CPU of the server process per 2xx response (median round); less sensitive to machine noise than req/s'),
-        ratioRow(S, 'Auth0 guard server CPU per request vs local guard', 'µs', cpuOf('Auth0 express-oauth2-jwt-bearer'), cpuOf('ccgate local guard'), 'local guard', null),
+        ratioRow(
+          S,
+          'local guard server CPU per request vs bare',
+          'µs',
+          cpuOf('ccgate local guard'),
+          cpuOf('bare route'),
+          'bare',
+          null,
+          'user + system CPU of the server process per 2xx response (median round); less sensitive to machine noise than req/s',
+        ),
+        ratioRow(
+          S,
+          'Auth0 guard server CPU per request vs local guard',
+          'µs',
+          cpuOf('Auth0 express-oauth2-jwt-bearer'),
+          cpuOf('ccgate local guard'),
+          'local guard',
+          null,
+        ),
       ];
       return rows;
     } finally {

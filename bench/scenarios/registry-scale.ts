@@ -4,7 +4,19 @@
  * Both registries are seeded before their server starts with direct SQL inserts through better-sqlite3
  * in one transaction (one shared cost-10 bcrypt hash; see lib/seed.ts); revocations are unexpired.
  */
-import { AUDIENCE, fmt, ISSUER, measureInterleaved, ratioRow, type Measured, SCOPE, TOKEN_BODY, tokenEndpointSpec, type Scenario, type Target } from '../lib/common';
+import {
+  AUDIENCE,
+  fmt,
+  ISSUER,
+  measureInterleaved,
+  ratioRow,
+  type Measured,
+  SCOPE,
+  TOKEN_BODY,
+  tokenEndpointSpec,
+  type Scenario,
+  type Target,
+} from '../lib/common';
 import { basicAuth, compiledServer, expect200, fetchToken, startServer, type ServerHandle } from '../lib/harness';
 import { seedRegistry, type Seeded } from '../lib/seed';
 
@@ -40,7 +52,11 @@ export const registryScale: Scenario = {
             variants: clients.map((id) => ({ headers: { authorization: basicAuth(id, seed.secret) } })),
           }),
         });
-        targets.push({ label: `guard, ${label}`, stats: server.url, spec: { url: server.url, path: '/guarded', headers: { authorization: `Bearer ${token}` } } });
+        targets.push({
+          label: `guard, ${label}`,
+          stats: server.url,
+          spec: { url: server.url, path: '/guarded', headers: { authorization: `Bearer ${token}` } },
+        });
       }
       const m = await measureInterleaved(targets, ctx);
       const rps = (label: string): number => (m.get(label) as Measured).rps;
@@ -48,8 +64,26 @@ export const registryScale: Scenario = {
       const note = (kind: string): string =>
         `large registry seeded by direct SQL in ${fmt(large.seedSeconds, 1)} s; server CPU per request: ${cpu(`${kind}, 100k clients`)} vs ${cpu(`${kind}, 100 clients`)}`;
       return [
-        ratioRow(this.name, 'token issuance, 100k clients vs 100', 'tokens/s', rps('issue, 100k clients'), rps('issue, 100 clients'), '100 clients', { min: 0.9 }, note('issue')),
-        ratioRow(this.name, 'guard, 100k clients + 100k revocations vs 100 + 10', 'req/s', rps('guard, 100k clients'), rps('guard, 100 clients'), 'small registry', { min: 0.9 }, note('guard')),
+        ratioRow(
+          this.name,
+          'token issuance, 100k clients vs 100',
+          'tokens/s',
+          rps('issue, 100k clients'),
+          rps('issue, 100 clients'),
+          '100 clients',
+          { min: 0.9 },
+          note('issue'),
+        ),
+        ratioRow(
+          this.name,
+          'guard, 100k clients + 100k revocations vs 100 + 10',
+          'req/s',
+          rps('guard, 100k clients'),
+          rps('guard, 100 clients'),
+          'small registry',
+          { min: 0.9 },
+          note('guard'),
+        ),
       ];
     } finally {
       await Promise.all([smallServer.stop(), largeServer.stop()]);

@@ -9,7 +9,23 @@
  * server whose secret cache can never hit, because each of thousands of seeded clients (distinct
  * client_ids, one shared cost-10 hash) is used exactly once, and whose compares run on the main thread.
  */
-import { AUDIENCE, DURATION, fmt, ISSUER, ROUNDS, measureInterleaved, ratioRow, type Measured, SCOPE, TOKEN_BODY, tokenEndpointSpec, type ResultRow, type RunContext, type Scenario, type Target } from '../lib/common';
+import {
+  AUDIENCE,
+  DURATION,
+  fmt,
+  ISSUER,
+  ROUNDS,
+  measureInterleaved,
+  ratioRow,
+  type Measured,
+  SCOPE,
+  TOKEN_BODY,
+  tokenEndpointSpec,
+  type ResultRow,
+  type RunContext,
+  type Scenario,
+  type Target,
+} from '../lib/common';
 import { basicAuth, compiledServer, fetchToken, jwtHeader, sourceServer, startServer, type ServerHandle } from '../lib/harness';
 import { seedRegistry, type Seeded } from '../lib/seed';
 
@@ -79,8 +95,16 @@ export const tokenCold: Scenario = {
       ctx.memo.set(BASELINE_KEY, singleRps);
       const cpu = (t: Target): string => `${fmt((m.get(t.label)?.cpuPerRequest ?? NaN) / 1000, 1)} ms`;
       return [
-        ratioRow(this.name, 'worker pool tokens/s vs bcryptWorkers: 0', 'tokens/s', poolRps, singleRps, 'workers:0', { min: 1.8 },
-          `${COLD_CLIENTS} seeded clients, each used once; ${COLD_CONNECTIONS} connections; server CPU per token: pool ${cpu(pool.target)}, workers:0 ${cpu(single.target)}`),
+        ratioRow(
+          this.name,
+          'worker pool tokens/s vs bcryptWorkers: 0',
+          'tokens/s',
+          poolRps,
+          singleRps,
+          'workers:0',
+          { min: 1.8 },
+          `${COLD_CLIENTS} seeded clients, each used once; ${COLD_CONNECTIONS} connections; server CPU per token: pool ${cpu(pool.target)}, workers:0 ${cpu(single.target)}`,
+        ),
       ];
     } finally {
       await Promise.all([pool.server.stop(), single.server.stop()]);
@@ -153,10 +177,26 @@ export const tokenRepeat: Scenario = {
           target: '>= 1,500 tokens/s',
           met: esRps >= 1500,
         },
-        ratioRow(S, 'RS256 tokens/s vs bcrypt-every-time', 'tokens/s', rsRps, baseline, 'bcrypt-every-time', { min: 50 },
-          'baseline: cold clients (each used once), bcryptWorkers: 0, cost 10'),
-        ratioRow(S, 'ES256 tokens/s vs bcrypt-every-time', 'tokens/s', esRps, baseline, 'bcrypt-every-time', { min: 50 },
-          'baseline: cold clients (each used once), bcryptWorkers: 0, cost 10'),
+        ratioRow(
+          S,
+          'RS256 tokens/s vs bcrypt-every-time',
+          'tokens/s',
+          rsRps,
+          baseline,
+          'bcrypt-every-time',
+          { min: 50 },
+          'baseline: cold clients (each used once), bcryptWorkers: 0, cost 10',
+        ),
+        ratioRow(
+          S,
+          'ES256 tokens/s vs bcrypt-every-time',
+          'tokens/s',
+          esRps,
+          baseline,
+          'bcrypt-every-time',
+          { min: 50 },
+          'baseline: cold clients (each used once), bcryptWorkers: 0, cost 10',
+        ),
         ratioRow(S, 'ES256 tokens/s vs oidc-provider (RS256)', 'tokens/s', esRps, oidcRps, 'oidc-provider', null),
       ];
       return rows;

@@ -18,7 +18,7 @@ export function benchApp(): Express {
 }
 
 /** Listens, prints the port, and on a signal closes connections, runs `close`, and exits. */
-export function serve(app: Express, close: () => Promise<void> = async () => undefined): void {
+export function serve(app: Express, close: () => Promise<void> = () => Promise.resolve()): void {
   const server = app.listen(0, '127.0.0.1', () => {
     const address = server.address();
     if (address && typeof address === 'object') process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);

@@ -14,8 +14,11 @@ export function integerArg(value: string): number {
 }
 
 /** "a b", "a,b", ["a, b", "c"] -> ["a", "b", "c"]. */
-export function splitList(values: string | string[]): string[] {
-  return [values].flat().flatMap((v) => v.split(/[\s,]+/)).filter((v) => v !== '');
+export function listArg(values: string | string[]): string[] {
+  return [values]
+    .flat()
+    .flatMap((v) => v.split(/[\s,]+/))
+    .filter((v) => v !== '');
 }
 
 /** An "Examples:" block for addHelpText('after', ...). */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { RegistryError, SqliteRegistry, type RegistryStore } from '../registry';
-import { CliError, usageError } from './errors';
+import { CliError, ConfigurationError, RegistryError, usageError } from '../errors';
+import { SqliteRegistry, type RegistryStore } from '../registry';
 import { Output } from './output';
 
 /** The program-wide options (see main.ts), read from any subcommand. */
@@ -31,7 +31,7 @@ export async function withRegistry(cmd: Command, fn: (ctx: Context) => Promise<v
   try {
     registry = new SqliteRegistry(path, { bcryptCost: options.bcryptCost });
   } catch (err) {
-    if (err instanceof RegistryError) throw err;
+    if (err instanceof RegistryError || err instanceof ConfigurationError) throw err;
     throw new CliError(`cannot open registry database "${path}": ${err instanceof Error ? err.message : String(err)}`);
   }
   try {

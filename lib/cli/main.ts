@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // The `ccgate` command: manages the registry file the server reads (groups, clients, revocations, keys).
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_BCRYPT_COST, RegistryError } from '../registry';
+import { CliError, ConfigurationError, EXIT_REFUSED, EXIT_USAGE, RegistryError } from '../errors';
+import { DEFAULTS } from '../defaults';
 import { integerArg } from './args';
 import { registerClientCommands } from './commands/client';
 import { registerGroupCommands } from './commands/group';
 import { registerKeyCommands } from './commands/key';
 import { registerTokenCommands } from './commands/token';
-import { CliError, EXIT_REFUSED, EXIT_USAGE } from './errors';
 import { printNotice } from './output';
 
 const HELP_AFTER = `
@@ -35,10 +35,7 @@ export function createProgram(): Command {
     .description('Administer a ccgate registry: groups of scopes, clients, token revocations and signing keys.')
     .addOption(new Option('--db <path>', 'registry SQLite file (the one the server uses)').env('CCGATE_DB'))
     .addOption(
-      new Option('--bcrypt-cost <n>', 'bcrypt cost for new client secrets (4-15)')
-        .env('CCGATE_BCRYPT_COST')
-        .argParser(integerArg)
-        .default(DEFAULT_BCRYPT_COST),
+      new Option('--bcrypt-cost <n>', 'bcrypt cost for new client secrets (4-15)').env('CCGATE_BCRYPT_COST').argParser(integerArg).default(DEFAULTS.bcryptCost),
     )
     .option('--json', 'print JSON for machines instead of text')
     .configureHelp({ showGlobalOptions: true })
@@ -60,7 +57,7 @@ function report(err: unknown): number {
     printNotice(`error: ${err.message}`);
     return err.exitCode;
   }
-  if (err instanceof RegistryError) {
+  if (err instanceof RegistryError || err instanceof ConfigurationError) {
     printNotice(`error: ${err.message}`);
     return EXIT_REFUSED;
   }

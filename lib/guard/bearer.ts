@@ -14,10 +14,7 @@ export interface BearerSource {
   body?: unknown;
 }
 
-export type Extraction =
-  | { kind: 'token'; token: string }
-  | { kind: 'none' }
-  | { kind: 'malformed'; reason: string };
+export type Extraction = { kind: 'token'; token: string } | { kind: 'none' } | { kind: 'malformed'; reason: string };
 
 // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;

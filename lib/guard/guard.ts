@@ -1,21 +1,24 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
+  ConfigurationError,
   InsufficientScopeError,
   InvalidBearerRequestError,
   InvalidTokenError,
+  IssuerUnavailableError,
   MissingTokenError,
   respondWithError,
   serverError,
   temporarilyUnavailable,
+  TokenRejected,
   type BearerChallenge,
   type OAuthError,
 } from '../errors';
-import { requestIdFrom, type AuditEvents } from '../events';
+import { requestIdFrom } from '../events';
+import type {} from '../locals';
 import { isScopeToken } from '../scope';
-import { TokenRejected, type AccessTokenClaims } from '../tokens';
+import type { AccessTokenClaims, AccessTokenValidator } from '../tokens';
 import { extractBearerToken } from './bearer';
-import { IssuerUnavailableError } from './http-json';
-import type { AccessTokenValidator } from '../tokens';
+import { resolveGuardOptions, type GuardOptions } from './options';
 
 /** What a guarded handler finds on `req.auth`. */
 export interface AuthInfo {
@@ -32,19 +35,6 @@ declare module 'express-serve-static-core' {
   }
 }
 
-export interface GuardOptions {
-  /** RFC 6750 §3 realm in WWW-Authenticate (default "ccgate"). */
-  realm?: string;
-  /**
-   * 'respond' (default): the guard answers errors itself, RFC 6750 §3 status, WWW-Authenticate and
-   * JSON body. 'next': it passes them to `next(err)` (OAuthError instances) for the app's own error
-   * middleware; `oauthErrorHandler` answers them the same way as 'respond'.
-   */
-  errors?: 'respond' | 'next';
-  /** Audit events (token.rejected, scope.denied); default none. */
-  events?: AuditEvents;
-}
-
 export interface Guard {
   /** Validates the bearer token and sets req.auth; requires no scope. */
   authenticate(): RequestHandler;
@@ -57,9 +47,9 @@ export interface Guard {
 type ScopeRule = { needed: string[]; all: boolean } | null;
 
 function assertRouteScopes(scopes: string[]): void {
-  if (scopes.length === 0) throw new TypeError('requireScope needs at least one scope');
+  if (scopes.length === 0) throw new ConfigurationError('scopes', 'requireScope needs at least one scope');
   for (const s of scopes) {
-    if (typeof s !== 'string' || !isScopeToken(s)) throw new TypeError(`invalid scope "${String(s)}" (RFC 6749 §3.3)`);
+    if (typeof s !== 'string' || !isScopeToken(s)) throw new ConfigurationError('scopes', `invalid scope "${String(s)}" (RFC 6749 §3.3)`);
   }
 }
 
@@ -73,8 +63,9 @@ function scopeError(rule: NonNullable<ScopeRule>, granted: Set<string>, challeng
 }
 
 /** Builds the three middleware factories around one validator (local or remote). */
-export function createGuard(validator: AccessTokenValidator, options: GuardOptions = {}): Guard {
-  const challenge: BearerChallenge = { realm: options.realm ?? 'ccgate' };
+export function createGuard(validator: AccessTokenValidator, guardOptions: GuardOptions = {}): Guard {
+  const options = resolveGuardOptions(guardOptions);
+  const challenge: BearerChallenge = { realm: options.realm };
   const fail =
     options.errors === 'next'
       ? (err: OAuthError, _res: Response, next: NextFunction) => next(err)
@@ -85,8 +76,8 @@ export function createGuard(validator: AccessTokenValidator, options: GuardOptio
    * X-Request-Id, else a fresh one, echoed in X-Request-Id. Only refusals pay for it.
    */
   function requestIdOf(req: Request, res: Response): string {
-    const assigned: unknown = res.locals.requestId;
-    if (typeof assigned === 'string') return assigned;
+    const assigned = res.locals.requestId;
+    if (assigned !== undefined) return assigned;
     const id = requestIdFrom(req.headers['x-request-id']);
     res.locals.requestId = id;
     if (!res.headersSent && !res.hasHeader('X-Request-Id')) res.setHeader('X-Request-Id', id);
@@ -103,7 +94,7 @@ export function createGuard(validator: AccessTokenValidator, options: GuardOptio
       claims = await validator.validate(extracted.token);
     } catch (err) {
       if (!(err instanceof TokenRejected)) throw err;
-      options.events?.emit({ type: 'token.rejected', reason: err.message, where: 'guard', requestId: requestIdOf(req, res) });
+      options.events?.emit({ type: 'token.rejected', reason: err.reason, where: 'guard', requestId: requestIdOf(req, res) });
       return new InvalidTokenError(err.message, challenge);
     }
     const scopes = claims.scope === '' ? [] : claims.scope.split(' ');

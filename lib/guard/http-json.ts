@@ -1,10 +1,5 @@
-/** The issuer could not be reached or answered nonsense: the guard answers 503, never 401. */
-export class IssuerUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'IssuerUnavailableError';
-  }
-}
+import { IssuerUnavailableError } from '../errors';
+import { authorizationServerMetadataUrl } from '../well-known';
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -36,13 +31,6 @@ export async function fetchJson(fetchImpl: FetchLike, url: string, timeoutMs: nu
   return body as Record<string, unknown>;
 }
 
-/** RFC 8414 §3.1: the metadata URL of an issuer (its path, if any, goes after the well-known segment). */
-export function metadataUrl(issuer: string): string {
-  const url = new URL(issuer);
-  const path = url.pathname.replace(/\/$/, '');
-  return `${url.origin}/.well-known/oauth-authorization-server${path}`;
-}
-
 export interface IssuerMetadata {
   jwksUri?: string;
   introspectionEndpoint?: string;
@@ -50,7 +38,7 @@ export interface IssuerMetadata {
 
 /** Fetches and checks the issuer's metadata: RFC 8414 §3.3 requires `issuer` to match exactly. */
 export async function discover(fetchImpl: FetchLike, issuer: string, timeoutMs: number): Promise<IssuerMetadata> {
-  const metadata = await fetchJson(fetchImpl, metadataUrl(issuer), timeoutMs);
+  const metadata = await fetchJson(fetchImpl, authorizationServerMetadataUrl(issuer), timeoutMs);
   if (metadata.issuer !== issuer) throw new IssuerUnavailableError(`metadata issuer "${String(metadata.issuer)}" is not "${issuer}"`);
   // An https issuer's endpoints must be https too: no downgrade through the metadata.
   const scheme = new URL(issuer).protocol === 'https:' ? /^https:\/\// : /^https?:\/\//;

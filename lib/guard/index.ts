@@ -1,4 +1,5 @@
-export { createGuard, type AuthInfo, type Guard, type GuardOptions } from './guard';
-export { remoteGuard, type RemoteGuardOptions } from './remote';
+export { createGuard, type AuthInfo, type Guard } from './guard';
+export type { GuardOptions, RemoteGuardOptions, JwksRemoteGuardOptions, IntrospectionRemoteGuardOptions } from './options';
+export { remoteGuard } from './remote';
 export { extractBearerToken, type BearerSource, type Extraction } from './bearer';
-export { IssuerUnavailableError, metadataUrl, type FetchLike } from './http-json';
+export type { FetchLike } from './http-json';

@@ -1,5 +1,7 @@
-import { TokenRejected, VerifiedTokenCache, type AccessTokenClaims, type AccessTokenValidator } from '../tokens';
-import { discover, fetchJson, IssuerUnavailableError, type FetchLike } from './http-json';
+import { basicAuthorization } from '../basic';
+import { IssuerUnavailableError, TokenRejected } from '../errors';
+import { VerifiedTokenCache, type AccessTokenClaims, type AccessTokenValidator } from '../tokens';
+import { discover, fetchJson, type FetchLike } from './http-json';
 
 export interface IntrospectionOptions {
   issuer: string;
@@ -7,29 +9,25 @@ export interface IntrospectionOptions {
   /** This service's own client credentials at the issuer (it needs the introspection scope). */
   clientId: string;
   clientSecret: string;
-  /** Introspection endpoint; default: discovered from the issuer's metadata. */
+  /** Introspection endpoint; undefined: discovered from the issuer's metadata. */
   introspectionEndpoint?: string;
-  /** Seconds a positive answer is reused (default 30, never past the token's exp; 0 = ask every time). */
-  cacheSeconds?: number;
-  timeoutMs?: number;
-  fetch?: FetchLike;
-}
-
-/** RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64. */
-function basicAuthorization(clientId: string, secret: string): string {
-  const form = (v: string): string => encodeURIComponent(v).replace(/%20/g, '+');
-  return `Basic ${Buffer.from(`${form(clientId)}:${form(secret)}`).toString('base64')}`;
+  /** Seconds a positive answer is reused (never past the token's exp; 0 = ask every time). */
+  cacheSeconds: number;
+  timeoutMs: number;
+  fetch: FetchLike;
 }
 
 /** RFC 7662 §2.2 answer -> our claims, checking it is a ccgate-style access token for us. */
 function claimsFrom(answer: Record<string, unknown>, issuer: string, audiences: string[]): AccessTokenClaims {
-  if (answer.active !== true) throw new TokenRejected('The access token is not active.');
+  if (answer.active !== true) throw new TokenRejected('inactive', 'The access token is not active.');
   const { exp, iat, jti, client_id: clientId, sub, scope, iss, aud } = answer;
-  if (iss !== undefined && iss !== issuer) throw new TokenRejected('The access token was issued by someone else.');
-  const tokenAudiences = Array.isArray(aud) ? aud : aud === undefined ? [] : [aud];
-  if (!tokenAudiences.some((a) => audiences.includes(a as string))) throw new TokenRejected('The access token is meant for another audience.');
+  if (iss !== undefined && iss !== issuer) throw new TokenRejected('wrong_issuer', 'The access token was issued by someone else.');
+  const tokenAudiences: unknown[] = Array.isArray(aud) ? aud : aud === undefined ? [] : [aud];
+  if (!tokenAudiences.some((a) => typeof a === 'string' && audiences.includes(a))) {
+    throw new TokenRejected('wrong_audience', 'The access token is meant for another audience.');
+  }
   if (typeof exp !== 'number' || typeof clientId !== 'string' || typeof scope !== 'string') {
-    throw new TokenRejected('The introspection answer lacks exp, client_id or scope.');
+    throw new TokenRejected('malformed', 'The introspection answer lacks exp, client_id or scope.');
   }
   return {
     iss: issuer,
@@ -58,16 +56,13 @@ export class IntrospectionValidator implements AccessTokenValidator {
 
   constructor(private readonly options: IntrospectionOptions) {
     this.endpoint = options.introspectionEndpoint;
-    this.cacheSeconds = options.cacheSeconds ?? 30;
+    this.cacheSeconds = options.cacheSeconds;
     this.cache = new VerifiedTokenCache({ maxEntries: this.cacheSeconds > 0 ? 10_000 : 0 });
     this.audiences = Array.isArray(options.audience) ? options.audience : [options.audience];
-    this.fetchImpl = options.fetch ?? fetch;
-    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.fetchImpl = options.fetch;
+    this.timeoutMs = options.timeoutMs;
     this.authorization = basicAuthorization(options.clientId, options.clientSecret);
   }
-
-  /** Introspection requests sent; for tests and metrics. */
-  requestCount = 0;
 
   async validate(token: string): Promise<AccessTokenClaims> {
     const now = Date.now() / 1000;
@@ -75,14 +70,13 @@ export class IntrospectionValidator implements AccessTokenValidator {
     if (cached) return cached;
     this.endpoint ??= (await discover(this.fetchImpl, this.options.issuer, this.timeoutMs)).introspectionEndpoint;
     if (!this.endpoint) throw new IssuerUnavailableError('the issuer metadata has no introspection_endpoint');
-    this.requestCount++;
     const answer = await fetchJson(this.fetchImpl, this.endpoint, this.timeoutMs, {
       method: 'POST',
       headers: { Authorization: this.authorization, 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
     });
     const claims = claimsFrom(answer, this.options.issuer, this.audiences);
-    if (claims.exp <= now) throw new TokenRejected('The access token expired.');
+    if (claims.exp <= now) throw new TokenRejected('expired', 'The access token expired.');
     this.cache.set(token, claims, Math.min(claims.exp, now + this.cacheSeconds));
     return claims;
   }

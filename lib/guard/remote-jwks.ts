@@ -1,18 +1,19 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { IssuerUnavailableError } from '../errors';
 import type { SigningAlgorithm, VerificationKey, VerificationKeys } from '../tokens';
-import { discover, fetchJson, IssuerUnavailableError, type FetchLike } from './http-json';
+import { discover, fetchJson, type FetchLike } from './http-json';
 
 export interface RemoteJwksOptions {
   issuer: string;
-  /** JWKS URL; default: discovered from the issuer's RFC 8414 metadata. */
+  /** JWKS URL; undefined: discovered from the issuer's RFC 8414 metadata. */
   jwksUri?: string;
   algorithms: readonly SigningAlgorithm[];
-  /** Least seconds between two fetches caused by unknown kids (default 30). */
-  cooldownSeconds?: number;
-  /** Seconds after which the key set is refreshed on next use (default 600). */
-  maxAgeSeconds?: number;
-  timeoutMs?: number;
-  fetch?: FetchLike;
+  /** Least seconds between two fetches caused by unknown kids. */
+  cooldownSeconds: number;
+  /** Seconds after which the key set is refreshed on next use. */
+  maxAgeSeconds: number;
+  timeoutMs: number;
+  fetch: FetchLike;
 }
 
 const KTY_OF: Record<SigningAlgorithm, string> = { RS256: 'RSA', ES256: 'EC' };
@@ -49,7 +50,7 @@ export class RemoteJwks implements VerificationKeys {
   private attemptedAt = -Infinity;
   private inFlight: Promise<void> | null = null;
   /** Why the last fetch failed; null once one succeeds. */
-  private lastError: unknown = null;
+  private lastError: Error | null = null;
   private jwksUri: string | undefined;
   private readonly fetchImpl: FetchLike;
   private readonly cooldownMs: number;
@@ -58,10 +59,10 @@ export class RemoteJwks implements VerificationKeys {
 
   constructor(private readonly options: RemoteJwksOptions) {
     this.jwksUri = options.jwksUri;
-    this.fetchImpl = options.fetch ?? fetch;
-    this.cooldownMs = (options.cooldownSeconds ?? 30) * 1000;
-    this.maxAgeMs = (options.maxAgeSeconds ?? 600) * 1000;
-    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.fetchImpl = options.fetch;
+    this.cooldownMs = options.cooldownSeconds * 1000;
+    this.maxAgeMs = options.maxAgeSeconds * 1000;
+    this.timeoutMs = options.timeoutMs;
   }
 
   async keyFor(kid: string): Promise<VerificationKey | undefined> {
@@ -82,9 +83,6 @@ export class RemoteJwks implements VerificationKeys {
     return this.keys.get(kid);
   }
 
-  /** Number of JWKS fetches attempted; for tests and metrics. */
-  fetchCount = 0;
-
   private refresh(): Promise<void> {
     this.inFlight ??= this.load().finally(() => {
       this.inFlight = null;
@@ -94,7 +92,6 @@ export class RemoteJwks implements VerificationKeys {
 
   private async load(): Promise<void> {
     this.attemptedAt = Date.now();
-    this.fetchCount++;
     try {
       this.jwksUri ??= (await discover(this.fetchImpl, this.options.issuer, this.timeoutMs)).jwksUri;
       if (!this.jwksUri) throw new IssuerUnavailableError('the issuer metadata has no jwks_uri');
@@ -102,8 +99,8 @@ export class RemoteJwks implements VerificationKeys {
       this.fetchedAt = Date.now();
       this.lastError = null;
     } catch (err) {
-      this.lastError = err;
-      throw err;
+      this.lastError = err instanceof Error ? err : new IssuerUnavailableError(String(err));
+      throw this.lastError;
     }
   }
 }

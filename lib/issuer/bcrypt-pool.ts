@@ -1,19 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import bcrypt from 'bcryptjs';
+import { DEFAULTS } from '../defaults';
+import { HasherBusyError } from '../errors';
 
 /** Compares a secret against bcrypt hashes; true if any matches. */
 export interface SecretHasher {
   compare(secret: string, hashes: string[]): Promise<boolean>;
   close(): Promise<void>;
-}
-
-/** Too much hashing already queued: the caller should answer 503 with Retry-After. */
-export class HasherBusyError extends Error {
-  constructor() {
-    super('bcrypt queue full');
-    this.name = 'HasherBusyError';
-  }
 }
 
 export interface BcryptPoolOptions {
@@ -59,7 +53,7 @@ export class BcryptPool implements SecretHasher {
 
   constructor(options: BcryptPoolOptions = {}) {
     const count = options.workers ?? availableParallelism();
-    this.maxQueue = options.maxQueue ?? 64;
+    this.maxQueue = options.maxQueue ?? DEFAULTS.bcryptQueue;
     for (let i = 0; i < count; i++) this.slots.push(this.spawn());
   }
 

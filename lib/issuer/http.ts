@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { invalidRequest, OAuthError, respondWithError, serverError, TokenEndpointError } from '../errors';
 import { requestIdFrom } from '../events';
+import type { FormParams } from '../locals';
 import { formParams } from './form';
 
 /** RFC 6749 §5.1: token responses must not be cached; we send it on every endpoint response, errors too. */
@@ -10,7 +11,7 @@ export const noStore: RequestHandler = (_req, res, next) => {
 };
 
 /** A null-prototype record, so a parameter named like an Object method never reads as one. */
-function toRecord(params: Map<string, string>): Record<string, string> {
+function toRecord(params: Map<string, string>): FormParams {
   const record: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of params) record[name] = value;
   return record;
@@ -18,7 +19,7 @@ function toRecord(params: Map<string, string>): Record<string, string> {
 
 /**
  * Accepts only application/x-www-form-urlencoded (RFC 6749 §3.2), at most `limitBytes`, and leaves
- * the strictly parsed parameters in req.body.
+ * the strictly parsed parameters in res.locals.form.
  */
 export function formBody(limitBytes: number): RequestHandler {
   const readText = express.text({ type: 'application/x-www-form-urlencoded', limit: limitBytes, defaultCharset: 'utf-8' });
@@ -38,7 +39,7 @@ export function formBody(limitBytes: number): RequestHandler {
       if (err) return next(err);
       try {
         // Already read by an app-wide parser mounted before ours (body-parser then skips): use that.
-        req.body = toRecord(formParams(req.body));
+        res.locals.form = toRecord(formParams(req.body));
         next();
       } catch (parseError) {
         next(parseError);
@@ -109,7 +110,7 @@ export function oauthErrorHandler(options: ErrorHandlerOptions = {}): ErrorReque
   return (err: unknown, _req, res, next) => {
     if (res.headersSent) return next(err);
     if (err instanceof OAuthError) return respondWithError(res, err);
-    const mapped = typeof err === 'object' && err !== null ? fromBodyParser(err as BodyParserError) : null;
+    const mapped = typeof err === 'object' && err !== null ? fromBodyParser(err) : null;
     if (mapped) {
       // An over-long body may still be streaming in: close the connection instead of draining it.
       if (mapped.status === 413) res.set('Connection', 'close');

@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
 import type { AuditEvents } from '../events';
 import type { AccessTokenValidator } from '../tokens';
-import { authenticatedClient, liveClaims } from './token-lookup';
+import { clientOf, tokenParamOf } from './request-state';
+import { liveClaims } from './token-lookup';
 
 export interface IntrospectionConfig {
   validator: AccessTokenValidator;
@@ -16,16 +17,16 @@ export interface IntrospectionConfig {
  * `{active: false}` with no other detail (§2.2).
  */
 export function introspectEndpoint(config: IntrospectionConfig): RequestHandler {
-  return (req, res, next) => {
-    const caller = authenticatedClient(res.locals);
-    liveClaims(config.validator, (req.body as Record<string, string>).token).then((claims) => {
+  return (_req, res, next) => {
+    const caller = clientOf(res);
+    liveClaims(config.validator, tokenParamOf(res)).then((claims) => {
       const allowed = claims !== null && (claims.client_id === caller.clientId || caller.scopes.includes(config.introspectScope));
       config.events.emit({
         type: 'token.introspected',
         callerId: caller.clientId,
         active: allowed,
         jti: allowed ? claims.jti : undefined,
-        requestId: res.locals.requestId as string | undefined,
+        requestId: res.locals.requestId,
       });
       if (!claims || !allowed) return void res.json({ active: false });
       res.json({

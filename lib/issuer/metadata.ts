@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import type { RegistryStore } from '../registry';
+import { authorizationServerMetadataPath } from '../well-known';
 
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 
@@ -10,15 +11,6 @@ export interface MetadataConfig {
   endpointsBase: string;
   /** Seconds clients may cache the metadata. */
   maxAgeSeconds: number;
-}
-
-/**
- * RFC 8414 §3.1: the metadata lives at /.well-known/oauth-authorization-server, with the issuer's
- * path (if any) appended after it.
- */
-export function metadataPath(issuer: string): string {
-  const path = new URL(issuer).pathname.replace(/\/$/, '');
-  return `/.well-known/oauth-authorization-server${path}`;
 }
 
 /** RFC 8414 §2 metadata: everything a standard client needs to find and use the endpoints. */
@@ -43,7 +35,7 @@ export async function buildMetadata(config: MetadataConfig): Promise<Record<stri
 /** Mount at the app's root: app.use(auth.metadataRouter()). */
 export function createMetadataRouter(config: MetadataConfig): Router {
   const router = Router();
-  router.get(metadataPath(config.issuer), (_req, res, next) => {
+  router.get(authorizationServerMetadataPath(config.issuer), (_req, res, next) => {
     buildMetadata(config).then((metadata) => {
       res.set('Cache-Control', `public, max-age=${config.maxAgeSeconds}`);
       res.json(metadata);

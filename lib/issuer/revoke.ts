@@ -3,7 +3,8 @@ import { unauthorizedClient, unsupportedTokenType } from '../errors';
 import type { AuditEvents } from '../events';
 import type { RegistryStore } from '../registry';
 import type { AccessTokenValidator } from '../tokens';
-import { authenticatedClient, liveClaims } from './token-lookup';
+import { clientOf, formOf, tokenParamOf } from './request-state';
+import { liveClaims } from './token-lookup';
 
 export interface RevocationConfig {
   store: RegistryStore;
@@ -17,18 +18,17 @@ export interface RevocationConfig {
  * revoked token is a 200 (§2.2). A live token of another client is refused (§2.1).
  */
 export function revokeEndpoint(config: RevocationConfig): RequestHandler {
-  return (req, res, next) => {
-    const body = req.body as Record<string, string>;
-    if (body.token_type_hint === 'refresh_token') {
+  return (_req, res, next) => {
+    if (formOf(res).token_type_hint === 'refresh_token') {
       return next(unsupportedTokenType('This server issues no refresh tokens.'));
     }
-    const caller = authenticatedClient(res.locals);
-    liveClaims(config.validator, body.token)
+    const caller = clientOf(res);
+    liveClaims(config.validator, tokenParamOf(res))
       .then(async (claims) => {
         if (!claims) return;
         if (claims.client_id !== caller.clientId) throw unauthorizedClient('The token was not issued to this client.');
         await config.store.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp });
-        const requestId = res.locals.requestId as string | undefined;
+        const requestId = res.locals.requestId;
         config.events.emit({ type: 'token.revoked', clientId: claims.client_id, jti: claims.jti, via: 'revocation_endpoint', requestId });
       })
       .then(() => res.status(200).end(), next);

@@ -1,17 +1,18 @@
 import { Router, type RequestHandler } from 'express';
 import { unauthorizedClient } from '../errors';
+import type { AuditEvents } from '../events';
 import type { RegistryStore } from '../registry';
 import type { AccessTokenValidator, Keyring, SigningAlgorithm } from '../tokens';
 import { clientAuthentication } from './client-auth';
-import type { AuditEvents } from '../events';
 import { assignRequestId, formBody, methodNotAllowed, noStore, oauthErrorHandler, requireHttps, type ErrorHandlerOptions } from './http';
 import { introspectEndpoint } from './introspect';
 import { jwksEndpoint } from './jwks';
 import { revokeEndpoint } from './revoke';
 import type { SecretVerifier } from './secret-verifier';
+import { clientOf } from './request-state';
+import type { FailureThrottle } from './throttle';
 import { checkGrantType, issueToken } from './token-endpoint';
 import { requireTokenParam } from './token-lookup';
-import type { FailureThrottle } from './throttle';
 import { TokenSigner } from './token-signer';
 
 export interface IssuerConfig extends ErrorHandlerOptions {
@@ -31,14 +32,13 @@ export interface IssuerConfig extends ErrorHandlerOptions {
   /** Refuse plain HTTP on the token, introspection and revocation endpoints. */
   requireHttps: boolean;
   throttle?: FailureThrottle;
-  lockedDelayMs?: number;
+  lockedDelayMs: number;
   events: AuditEvents;
 }
 
 /** Introspection and revocation callers must be confidential clients that proved a secret. */
 const requireConfidential: RequestHandler = (_req, res, next) => {
-  const client = res.locals.client as { type: string };
-  next(client.type === 'confidential' ? undefined : unauthorizedClient('Only confidential clients may use this endpoint.'));
+  next(clientOf(res).type === 'confidential' ? undefined : unauthorizedClient('Only confidential clients may use this endpoint.'));
 };
 
 /**
@@ -47,15 +47,16 @@ const requireConfidential: RequestHandler = (_req, res, next) => {
  */
 export function createTokenRouter(config: IssuerConfig): Router {
   const router = Router();
-  const signer = new TokenSigner(config);
+  const { store, keyring, validator, events } = config;
+  const signer = new TokenSigner({ store, keyring, issuer: config.issuer, audience: config.audience, algorithm: config.algorithm });
   const form = formBody(config.maxBodyBytes);
   const authenticate = clientAuthentication({
-    store: config.store,
+    store,
     verifier: config.secretVerifier,
     realm: config.realm,
     throttle: config.throttle,
     lockedDelayMs: config.lockedDelayMs,
-    events: config.events,
+    events,
   });
   const transport: RequestHandler[] = config.requireHttps ? [requireHttps] : [];
   const post = (path: string, ...handlers: RequestHandler[]): void => {
@@ -64,11 +65,11 @@ export function createTokenRouter(config: IssuerConfig): Router {
     router.all(path, methodNotAllowed('POST'));
   };
 
-  post('/token', checkGrantType, authenticate, issueToken({ signer, tokenLifetime: config.tokenLifetime, events: config.events }));
-  post('/introspect', requireTokenParam, authenticate, requireConfidential, introspectEndpoint(config));
-  post('/revoke', requireTokenParam, authenticate, requireConfidential, revokeEndpoint(config));
-  router.get('/jwks', jwksEndpoint(config.keyring, config.jwksMaxAge));
+  post('/token', checkGrantType, authenticate, issueToken({ signer, tokenLifetime: config.tokenLifetime, events }));
+  post('/introspect', requireTokenParam, authenticate, requireConfidential, introspectEndpoint({ validator, introspectScope: config.introspectScope, events }));
+  post('/revoke', requireTokenParam, authenticate, requireConfidential, revokeEndpoint({ store, validator, events }));
+  router.get('/jwks', jwksEndpoint(keyring, config.jwksMaxAge));
   router.all('/jwks', methodNotAllowed('GET'));
-  router.use(oauthErrorHandler(config));
+  router.use(oauthErrorHandler({ onServerError: config.onServerError }));
   return router;
 }

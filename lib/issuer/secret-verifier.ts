@@ -73,14 +73,6 @@ export class SecretVerifier {
     return hash;
   }
 
-  forget(clientId: string): void {
-    this.remembered.delete(clientId);
-  }
-
-  get rememberedCount(): number {
-    return this.remembered.size;
-  }
-
   private async matchingHash(secret: string, hashes: string[]): Promise<string | null> {
     // One hash per compare so we know which one matched (during a rotation overlap there are two).
     for (const hash of hashes) if (await this.hasher.compare(secret, [hash])) return hash;

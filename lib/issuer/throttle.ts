@@ -1,4 +1,5 @@
 import { setBounded } from '../bounded-map';
+import { DEFAULTS } from '../defaults';
 
 /**
  * Throttling of failed client authentication (RFC 6749 §10.10, RFC 9700 §4.16: make credential guessing
@@ -29,8 +30,6 @@ export interface ThrottleOptions {
   lockedDelayMs?: number;
 }
 
-export const DEFAULT_LOCKED_DELAY_MS = 1000;
-
 interface Counter {
   failures: number;
   windowStart: number;
@@ -45,24 +44,28 @@ export class MemoryFailureThrottle implements FailureThrottle {
   private readonly windowMs: number;
   private readonly maxKeys: number;
 
-  constructor(options: ThrottleOptions = {}, private readonly now: () => number = Date.now) {
-    this.perClient = options.maxFailuresPerClient ?? 10;
-    this.perAddress = options.maxFailuresPerAddress ?? 50;
-    this.windowMs = (options.windowSeconds ?? 300) * 1000;
-    this.maxKeys = options.maxKeys ?? 100_000;
+  constructor(
+    options: ThrottleOptions = {},
+    private readonly now: () => number = Date.now,
+  ) {
+    const defaults = DEFAULTS.throttle;
+    this.perClient = options.maxFailuresPerClient ?? defaults.maxFailuresPerClient;
+    this.perAddress = options.maxFailuresPerAddress ?? defaults.maxFailuresPerAddress;
+    this.windowMs = (options.windowSeconds ?? defaults.windowSeconds) * 1000;
+    this.maxKeys = options.maxKeys ?? defaults.maxKeys;
   }
 
-  async retryAfter(keys: string[]): Promise<number> {
+  retryAfter(keys: string[]): Promise<number> {
     const now = this.now();
     let wait = 0;
     for (const key of keys) {
       const c = this.counters.get(key);
       if (c && c.lockedUntil > now) wait = Math.max(wait, Math.ceil((c.lockedUntil - now) / 1000));
     }
-    return wait;
+    return Promise.resolve(wait);
   }
 
-  async recordFailure(keys: string[]): Promise<void> {
+  recordFailure(keys: string[]): Promise<void> {
     const now = this.now();
     for (const key of keys) {
       let c = this.counters.get(key);
@@ -73,14 +76,15 @@ export class MemoryFailureThrottle implements FailureThrottle {
       c.failures++;
       if (c.failures >= this.limitFor(key)) c.lockedUntil = now + this.windowMs;
     }
+    return Promise.resolve();
   }
 
-  async recordSuccess(keys: string[]): Promise<void> {
+  recordSuccess(keys: string[]): Promise<void> {
     for (const key of keys) this.counters.delete(key);
+    return Promise.resolve();
   }
 
   private limitFor(key: string): number {
     return key.startsWith('client:') ? this.perClient : this.perAddress;
   }
-
 }

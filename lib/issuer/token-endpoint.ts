@@ -1,8 +1,8 @@
 import type { RequestHandler } from 'express';
 import { invalidRequest, invalidScope, unauthorizedClient, unsupportedGrantType } from '../errors';
 import type { AuditEvents } from '../events';
-import type { ClientCredentials } from '../registry';
 import { formatScope, parseScope } from '../scope';
+import { clientOf, formOf } from './request-state';
 import type { TokenSigner } from './token-signer';
 
 export const CLIENT_CREDENTIALS = 'client_credentials';
@@ -11,8 +11,8 @@ export const MAX_SCOPE_PARAM_LENGTH = 2048;
 export const MAX_SCOPES = 64;
 
 /** RFC 6749 §4.4.2: grant_type is required and must be client_credentials. Checked before any bcrypt. */
-export const checkGrantType: RequestHandler = (req, _res, next) => {
-  const grantType = (req.body as Record<string, string>).grant_type;
+export const checkGrantType: RequestHandler = (_req, res, next) => {
+  const grantType = formOf(res).grant_type;
   if (grantType === undefined) return next(invalidRequest('The grant_type parameter is required.'));
   if (grantType !== CLIENT_CREDENTIALS) {
     return next(unsupportedGrantType('Only the client_credentials grant is supported.'));
@@ -51,15 +51,15 @@ export interface TokenEndpointConfig {
 /** RFC 6749 §4.4.3 / §5.1: runs after client authentication, answers the access token. */
 export function issueToken(config: TokenEndpointConfig): RequestHandler {
   return (req, res, next) => {
-    const client = res.locals.client as ClientCredentials;
+    const client = clientOf(res);
     if (client.type !== 'confidential') {
       return next(unauthorizedClient('Only confidential clients may use the client_credentials grant (RFC 6749 section 4.4).'));
     }
     if (!client.grantTypes.includes(CLIENT_CREDENTIALS)) {
       return next(unauthorizedClient('This client is not allowed the client_credentials grant.'));
     }
-    const requestId = res.locals.requestId as string | undefined;
-    const requested = (req.body as Record<string, string>).scope;
+    const requestId = res.locals.requestId;
+    const requested = formOf(res).scope;
     let scopes: string[];
     try {
       scopes = grantedScopes(requested, client.scopes);

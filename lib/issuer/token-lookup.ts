@@ -1,12 +1,11 @@
 import type { RequestHandler } from 'express';
-import { invalidRequest } from '../errors';
-import type { ClientCredentials } from '../registry';
-import { TokenRejected, type AccessTokenClaims, type AccessTokenValidator } from '../tokens';
+import { invalidRequest, TokenRejected } from '../errors';
+import type { AccessTokenClaims, AccessTokenValidator } from '../tokens';
+import { formOf } from './request-state';
 
 /** RFC 7662 §2.1 / RFC 7009 §2.1: `token` is required. */
-export const requireTokenParam: RequestHandler = (req, _res, next) => {
-  const token = (req.body as Record<string, string>).token;
-  next(token === undefined ? invalidRequest('The token parameter is required.') : undefined);
+export const requireTokenParam: RequestHandler = (_req, res, next) => {
+  next(formOf(res).token === undefined ? invalidRequest('The token parameter is required.') : undefined);
 };
 
 /** Claims of a token that is valid now (signature, claims, not revoked, client enabled), else null. */
@@ -18,5 +17,3 @@ export async function liveClaims(validator: AccessTokenValidator, token: string)
     throw err;
   }
 }
-
-export const authenticatedClient = (locals: Record<string, unknown>): ClientCredentials => locals.client as ClientCredentials;

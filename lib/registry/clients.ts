@@ -1,15 +1,8 @@
 import type Database from 'better-sqlite3';
-import { invalid, notFound } from './errors';
+import { invalid, notFound } from '../errors';
+import { columnList } from './columns';
 import type { Groups } from './groups';
-import {
-  KNOWN_GRANT_TYPES,
-  type ClientCredentials,
-  type ClientRecord,
-  type ClientType,
-  type GrantType,
-  type NewClient,
-  type SecretInfo,
-} from './types';
+import { KNOWN_GRANT_TYPES, type ClientCredentials, type ClientRecord, type ClientType, type GrantType, type NewClient, type SecretInfo } from './types';
 
 /** Longest access token lifetime anyone may configure: RFC 9700 §2.2 wants short-lived tokens. */
 export const MAX_TOKEN_TTL_SECONDS = 86_400;
@@ -36,11 +29,6 @@ const SELECT_CLIENTS = `
        SELECT DISTINCT gs.scope FROM client_groups cg JOIN group_scopes gs ON gs.group_id = cg.group_id
        WHERE cg.client_id = c.client_id ORDER BY gs.scope)) AS scopes
   FROM clients c`;
-
-/** A space-joined column back to a list: '' is the empty list, not ['']. */
-function splitList(value: string): string[] {
-  return value === '' ? [] : value.split(' ');
-}
 
 export function assertTokenTtl(ttl: number | null | undefined): void {
   if (ttl === null || ttl === undefined) return;
@@ -80,7 +68,10 @@ export class Clients {
   private readonly deleteSecrets;
   private readonly endCurrentSecret;
 
-  constructor(db: Database.Database, private readonly groups: Groups) {
+  constructor(
+    db: Database.Database,
+    private readonly groups: Groups,
+  ) {
     this.byId = db.prepare<[string], ClientRow>(`${SELECT_CLIENTS} WHERE c.client_id = ?`);
     this.all = db.prepare<[], ClientRow>(`${SELECT_CLIENTS} ORDER BY c.created_at, c.client_id`);
     this.insert = db.prepare(
@@ -110,12 +101,8 @@ export class Clients {
     this.insertSecret = db.prepare<[string, string, number]>(
       'INSERT INTO client_secrets (client_id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, NULL)',
     );
-    this.deleteSecrets = db.prepare<[string, number]>(
-      'DELETE FROM client_secrets WHERE client_id = ? AND (expires_at IS NOT NULL OR ? = 0)',
-    );
-    this.endCurrentSecret = db.prepare<[number, string]>(
-      'UPDATE client_secrets SET expires_at = ? WHERE client_id = ? AND expires_at IS NULL',
-    );
+    this.deleteSecrets = db.prepare<[string, number]>('DELETE FROM client_secrets WHERE client_id = ? AND (expires_at IS NOT NULL OR ? = 0)');
+    this.endCurrentSecret = db.prepare<[number, string]>('UPDATE client_secrets SET expires_at = ? WHERE client_id = ? AND expires_at IS NULL');
   }
 
   get(clientId: string, now: number): ClientRecord | null {
@@ -133,11 +120,11 @@ export class Clients {
     return {
       clientId: row.client_id,
       type: row.type,
-      grantTypes: splitList(row.grant_types) as GrantType[],
+      grantTypes: columnList(row.grant_types) as GrantType[],
       tokenTtl: row.token_ttl,
       enabled: row.enabled === 1,
-      scopes: row.scopes ? row.scopes.split(' ') : [],
-      secretHashes: row.hashes ? row.hashes.split(' ') : [],
+      scopes: columnList(row.scopes),
+      secretHashes: columnList(row.hashes),
     };
   }
 
@@ -204,18 +191,16 @@ export class Clients {
   }
 
   private toRecord(row: ClientRow, now: number): ClientRecord {
-    const secrets: SecretInfo[] = this.secretsOf
-      .all(row.client_id, now)
-      .map((s) => ({ id: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));
+    const secrets: SecretInfo[] = this.secretsOf.all(row.client_id, now).map((s) => ({ id: s.id, createdAt: s.created_at, expiresAt: s.expires_at }));
     return {
       clientId: row.client_id,
       name: row.name,
       type: row.type,
-      grantTypes: splitList(row.grant_types) as GrantType[],
+      grantTypes: columnList(row.grant_types) as GrantType[],
       tokenTtl: row.token_ttl,
       enabled: row.enabled === 1,
-      groups: row.groups ? row.groups.split(' ') : [],
-      scopes: row.scopes ? row.scopes.split(' ') : [],
+      groups: columnList(row.groups),
+      scopes: columnList(row.scopes),
       secrets,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

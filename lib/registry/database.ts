@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { DEFAULTS } from '../defaults';
 import { migrate } from './schema';
 
 export interface OpenOptions {
@@ -11,7 +12,7 @@ export interface OpenOptions {
  * loses no committed write, a busy timeout so the CLI and the server share the file, foreign keys on.
  */
 export function openDatabase(path: string, options: OpenOptions = {}): Database.Database {
-  const db = new Database(path, { timeout: options.busyTimeoutMs ?? 5000 });
+  const db = new Database(path, { timeout: options.busyTimeoutMs ?? DEFAULTS.sqliteBusyTimeoutMs });
   try {
     db.pragma('journal_mode = WAL');
     // FULL: an acknowledged write survives power loss, not only a process crash.

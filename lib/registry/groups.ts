@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { isScopeToken } from '../scope';
-import { conflict, invalid, notFound } from './errors';
+import { conflict, invalid, notFound } from '../errors';
+import { columnList } from './columns';
 import type { GroupRecord } from './types';
 
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
@@ -78,7 +79,7 @@ export class Groups {
 
   removeScopes(name: string, scopes: string[]): GroupRecord {
     const group = this.requireRow(name);
-    const held = new Set(group.scopes ? group.scopes.split(' ') : []);
+    const held = new Set(columnList(group.scopes));
     const missing = scopes.filter((s) => !held.has(s));
     if (missing.length > 0) throw notFound(`scope ${missing.map((s) => `"${s}"`).join(', ')} in group "${name}"`);
     for (const scope of scopes) this.deleteScope.run(group.id, scope);
@@ -116,7 +117,7 @@ export class Groups {
 function toRecord(row: GroupRow): GroupRecord {
   return {
     name: row.name,
-    scopes: row.scopes ? row.scopes.split(' ') : [],
+    scopes: columnList(row.scopes),
     clientCount: row.client_count,
     createdAt: row.created_at,
   };

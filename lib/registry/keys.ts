@@ -1,8 +1,9 @@
-import { createHash, generateKeyPair } from 'node:crypto';
+import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import type Database from 'better-sqlite3';
-import { invalid } from './errors';
-import { SIGNING_ALGORITHMS, type KeyRecord, type KeyStatus, type PublicJwk, type SigningAlgorithm } from './types';
+import { invalid } from '../errors';
+import { jwkThumbprint, publicJwkOf, SIGNING_ALGORITHMS, type PublicJwk, type SigningAlgorithm } from '../tokens';
+import type { KeyRecord, KeyStatus } from './types';
 
 /** Margin added to a retired key's last token expiry before it leaves the JWKS (clock skew, coarse recording). */
 export const KEY_REMOVAL_MARGIN_SECONDS = 300;
@@ -40,24 +41,10 @@ export function assertLeadSeconds(leadSeconds: number): void {
 
 /** A fresh key pair, made on libuv's thread pool; kid is the RFC 7638 JWK thumbprint of its public key. */
 export async function generateKey(alg: SigningAlgorithm): Promise<GeneratedKey> {
-  const pair =
-    alg === 'RS256'
-      ? await generateKeyPairAsync('rsa', { modulusLength: 2048 })
-      : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
-  const jwk = pair.publicKey.export({ format: 'jwk' });
-  const kid = thumbprint(jwk);
-  const publicJwk: PublicJwk =
-    alg === 'RS256'
-      ? { kty: 'RSA', kid, alg, use: 'sig', n: jwk.n, e: jwk.e }
-      : { kty: 'EC', kid, alg, use: 'sig', crv: jwk.crv, x: jwk.x, y: jwk.y };
-  return { kid, privateKeyPem: pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), publicJwk };
-}
-
-/** RFC 7638 §3: SHA-256 over the required members in lexicographic order. */
-function thumbprint(jwk: { kty?: string; n?: string; e?: string; crv?: string; x?: string; y?: string }): string {
-  const members =
-    jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y };
-  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+  const pair = alg === 'RS256' ? await generateKeyPairAsync('rsa', { modulusLength: 2048 }) : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+  const kid = jwkThumbprint(pair.publicKey);
+  const privateKeyPem = pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  return { kid, privateKeyPem, publicJwk: publicJwkOf(kid, alg, pair.publicKey) };
 }
 
 /**
@@ -82,9 +69,7 @@ export class Keys {
     this.retire = db.prepare<{ at: number; alg: string }>(
       'UPDATE signing_keys SET retires_at = @at WHERE alg = @alg AND (retires_at IS NULL OR retires_at > @at)',
     );
-    this.recordUse = db.prepare<[number, string, number]>(
-      'UPDATE signing_keys SET signed_until = ? WHERE kid = ? AND coalesce(signed_until, 0) < ?',
-    );
+    this.recordUse = db.prepare<[number, string, number]>('UPDATE signing_keys SET signed_until = ? WHERE kid = ? AND coalesce(signed_until, 0) < ?');
     this.remove = db.prepare<[string]>('DELETE FROM signing_keys WHERE kid = ?');
   }
 
@@ -143,8 +128,7 @@ function statusOf(row: KeyRow, now: number): KeyStatus {
 }
 
 function toRecord(row: KeyRow, now: number): KeyRecord {
-  const removeAfter =
-    row.retires_at === null ? null : Math.max(row.retires_at, row.signed_until ?? 0) + KEY_REMOVAL_MARGIN_SECONDS;
+  const removeAfter = row.retires_at === null ? null : Math.max(row.retires_at, row.signed_until ?? 0) + KEY_REMOVAL_MARGIN_SECONDS;
   return {
     kid: row.kid,
     alg: row.alg,

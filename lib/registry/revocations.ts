@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import { invalid } from './errors';
-import type { RevocationInput, TokenStatus } from './types';
+import { invalid } from '../errors';
+import type { TokenStatus } from '../tokens';
+import type { RevocationInput } from './types';
 
 /** Revoked token ids, and the guard's one-query status check. */
 export class Revocations {

@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
 
 /**
- * Schema migrations, applied in order inside one transaction each. `PRAGMA user_version` records how
- * many have run, so a newer ccgate opens an older file and brings it up to date. Never edit a
- * migration that has shipped: add the next one.
+ * Schema migrations, applied in order; all the pending ones run in one IMMEDIATE transaction, so a
+ * file is never left half-migrated. `PRAGMA user_version` records how many have run, so a newer
+ * ccgate opens an older file and brings it up to date. Never edit a migration that has shipped: add
+ * the next one.
  */
 export const MIGRATIONS: readonly string[] = [
   // 1: groups, clients, secrets, revocations, signing keys.
@@ -70,9 +71,7 @@ export function migrate(db: Database.Database, migrations: readonly string[] = M
     // Read inside the (immediate) transaction so two processes never both apply a step.
     const current = db.pragma('user_version', { simple: true }) as number;
     if (current > migrations.length) {
-      throw new Error(
-        `This registry file has schema version ${current}, newer than this ccgate understands (${migrations.length}).`,
-      );
+      throw new Error(`This registry file has schema version ${current}, newer than this ccgate understands (${migrations.length}).`);
     }
     for (let version = current; version < migrations.length; version++) {
       db.exec(migrations[version]);

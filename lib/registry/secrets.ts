@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import { invalid } from './errors';
+import { ConfigurationError, invalid } from '../errors';
 
 /** bcrypt reads at most 72 bytes: a longer secret would be silently truncated, so we refuse it. */
 export const MAX_SECRET_BYTES = 72;
 export const MIN_SECRET_BYTES = 16;
-export const DEFAULT_BCRYPT_COST = 10;
 
 /** 32 random bytes, base64url: no character that Basic or form encoding would change (RFC 6749 §2.3.1). */
 export function generateSecret(): string {
@@ -20,7 +19,7 @@ export function assertAcceptableSecret(secret: string): void {
 }
 
 export function assertBcryptCost(cost: number): void {
-  if (!Number.isInteger(cost) || cost < 4 || cost > 15) throw invalid('bcrypt cost must be an integer from 4 to 15');
+  if (!Number.isInteger(cost) || cost < 4 || cost > 15) throw new ConfigurationError('bcryptCost', 'bcrypt cost must be an integer from 4 to 15');
 }
 
 export function hashSecret(secret: string, cost: number): Promise<string> {

@@ -3,11 +3,12 @@ import { setBounded } from '../bounded-map';
 import { WalChangeDetector } from './change-detector';
 import { Clients } from './clients';
 import { openDatabase, type OpenOptions } from './database';
-import { invalid } from './errors';
+import { invalid } from '../errors';
 import { Groups } from './groups';
 import { assertAlgorithm, assertLeadSeconds, generateKey, Keys } from './keys';
 import { Revocations } from './revocations';
-import { assertAcceptableSecret, assertBcryptCost, DEFAULT_BCRYPT_COST, generateClientId, generateSecret, hashSecret } from './secrets';
+import { DEFAULTS } from '../defaults';
+import { assertAcceptableSecret, assertBcryptCost, generateClientId, generateSecret, hashSecret } from './secrets';
 import type { RegistryStore } from './store';
 import type {
   ClientCredentials,
@@ -19,9 +20,8 @@ import type {
   RevocationInput,
   RotateKeyOptions,
   RotateSecretOptions,
-  SigningAlgorithm,
-  TokenStatus,
 } from './types';
+import type { SigningAlgorithm, TokenStatus } from '../tokens';
 
 export interface SqliteRegistryOptions extends OpenOptions {
   /** bcrypt cost for new secrets (default 10). */
@@ -53,7 +53,7 @@ export class SqliteRegistry implements RegistryStore {
   private statusesVersion = -1;
 
   constructor(path: string, options: SqliteRegistryOptions = {}) {
-    this.bcryptCost = options.bcryptCost ?? DEFAULT_BCRYPT_COST;
+    this.bcryptCost = options.bcryptCost ?? DEFAULTS.bcryptCost;
     assertBcryptCost(this.bcryptCost);
     this.now = options.now ?? systemNow;
     this.db = openDatabase(path, options);
@@ -79,7 +79,7 @@ export class SqliteRegistry implements RegistryStore {
     try {
       return Promise.resolve(fn());
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 

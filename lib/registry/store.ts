@@ -8,9 +8,8 @@ import type {
   RevocationInput,
   RotateKeyOptions,
   RotateSecretOptions,
-  SigningAlgorithm,
-  TokenStatus,
 } from './types';
+import type { SigningAlgorithm, TokenStatus } from '../tokens';
 
 /**
  * The registry as the rest of ccgate sees it. Every method returns a Promise, even though the SQLite

@@ -1,3 +1,5 @@
+import type { PublicJwk, SigningAlgorithm } from '../tokens';
+
 /** Records the registry hands out. Times are Unix seconds. */
 
 export type ClientType = 'confidential' | 'public';
@@ -77,12 +79,6 @@ export interface RevocationInput {
   expiresAt: number;
 }
 
-/** The guard's question about a validly signed token. */
-export type TokenStatus = 'active' | 'revoked' | 'client_disabled' | 'client_unknown';
-
-export type SigningAlgorithm = 'RS256' | 'ES256';
-export const SIGNING_ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256'];
-
 /** Derived from the key's times: pending (published, not signing yet), active (signing), retired. */
 export type KeyStatus = 'pending' | 'active' | 'retired';
 
@@ -99,19 +95,6 @@ export interface KeyRecord {
   signedUntil: number | null;
   /** When the key may leave the JWKS: null while it signs or may still sign. */
   removeAfter: number | null;
-}
-
-/** Public JWK members we publish (RFC 7517 §4, RFC 7518 §6). */
-export interface PublicJwk {
-  kty: 'RSA' | 'EC';
-  kid: string;
-  alg: SigningAlgorithm;
-  use: 'sig';
-  n?: string;
-  e?: string;
-  crv?: string;
-  x?: string;
-  y?: string;
 }
 
 export interface RotateKeyOptions {

@@ -1,6 +1,5 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-
-export type SigningAlgorithm = 'RS256' | 'ES256';
+import { publicJwkOf, type PublicJwk, type SigningAlgorithm } from './jwk';
 
 /** The shape of a stored key that the keyring needs (the registry's KeyRecord satisfies it). */
 export interface StoredKey {
@@ -13,19 +12,6 @@ export interface StoredKey {
   retiresAt: number | null;
   /** When the key may leave the JWKS; null while it may still sign. */
   removeAfter: number | null;
-}
-
-/** A public JWK as published (RFC 7517 §4). */
-export interface PublicJwk {
-  kty: 'RSA' | 'EC';
-  kid: string;
-  alg: SigningAlgorithm;
-  use: 'sig';
-  n?: string;
-  e?: string;
-  crv?: string;
-  x?: string;
-  y?: string;
 }
 
 /** Where keys come from: the registry, or anything that stores them. */
@@ -56,15 +42,8 @@ interface ParsedKey {
   stored: StoredKey;
   privateKey: KeyObject;
   publicKey: KeyObject;
-  /** What the JWKS shows: rebuilt from the public KeyObject, so no private member can ever be published. */
+  /** What the JWKS shows (publicJwkOf: no private member can ever be published). */
   published: PublicJwk;
-}
-
-function publicMembers(kid: string, alg: SigningAlgorithm, publicKey: KeyObject): PublicJwk {
-  const jwk = publicKey.export({ format: 'jwk' });
-  return jwk.kty === 'RSA'
-    ? { kty: 'RSA', kid, alg, use: 'sig', n: jwk.n, e: jwk.e }
-    : { kty: 'EC', kid, alg, use: 'sig', crv: jwk.crv, x: jwk.x, y: jwk.y };
 }
 
 /**
@@ -149,7 +128,7 @@ export class Keyring implements VerificationKeys {
         stored: key,
         privateKey: previous?.privateKey ?? createPrivateKey(key.privateKeyPem),
         publicKey,
-        published: previous?.published ?? publicMembers(key.kid, key.alg, publicKey),
+        published: previous?.published ?? publicJwkOf(key.kid, key.alg, publicKey),
       });
     }
     this.parsed = next;

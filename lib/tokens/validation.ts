@@ -1,19 +1,14 @@
+import { TokenRejected } from '../errors';
 import type { AccessTokenClaims } from './claims';
-import { TokenRejected, type AccessTokenVerifier } from './verifier';
+import type { TokenStatusSource } from './status';
+import type { AccessTokenVerifier } from './verifier';
 
 /** Turns a bearer token into trusted claims, or throws TokenRejected. Each guard mode is one of these. */
 export interface AccessTokenValidator {
   validate(token: string): Promise<AccessTokenClaims>;
 }
 
-export type TokenState = 'active' | 'revoked' | 'client_disabled' | 'client_unknown';
-
-/** Revocation and client state of a token; the registry implements it. */
-export interface TokenStatusSource {
-  tokenStatus(jti: string, clientId: string): Promise<TokenState>;
-}
-
-const STATUS_REASONS = {
+const STATUS_MESSAGES = {
   revoked: 'The access token was revoked.',
   client_disabled: 'The client of this access token is disabled.',
   client_unknown: 'The client of this access token no longer exists.',
@@ -30,7 +25,7 @@ export function verifyingValidator(verifier: AccessTokenVerifier, status?: Token
       const claims = await verifier.verify(token);
       if (status) {
         const state = await status.tokenStatus(claims.jti, claims.client_id);
-        if (state !== 'active') throw new TokenRejected(STATUS_REASONS[state]);
+        if (state !== 'active') throw new TokenRejected(state, STATUS_MESSAGES[state]);
       }
       return claims;
     },

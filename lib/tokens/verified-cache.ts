@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../defaults';
 import type { AccessTokenClaims } from './claims';
 
 export interface VerifiedCacheOptions {
@@ -29,14 +30,16 @@ export class VerifiedTokenCache {
   private readonly maxBytes: number;
 
   constructor(options: VerifiedCacheOptions = {}) {
-    this.maxEntries = options.maxEntries ?? 10_000;
-    this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
+    this.maxEntries = options.maxEntries ?? DEFAULTS.verifiedCache.maxEntries;
+    this.maxBytes = options.maxBytes ?? DEFAULTS.verifiedCache.maxBytes;
   }
 
+  /** Test hook: entries held. */
   get size(): number {
     return this.entries.size;
   }
 
+  /** Test hook: the byte estimate the bound applies to. */
   get byteSize(): number {
     return this.bytes;
   }

@@ -1,8 +1,11 @@
 import jwt from 'jsonwebtoken';
+import { DEFAULTS } from '../defaults';
+import { ConfigurationError, TokenRejected } from '../errors';
 import { parseScope } from '../scope';
 import { ACCESS_TOKEN_TYP, type AccessTokenClaims } from './claims';
+import type { SigningAlgorithm } from './jwk';
 import { readHeader } from './jwt';
-import type { SigningAlgorithm, VerificationKeys } from './keyring';
+import type { VerificationKeys } from './keyring';
 import { VerifiedTokenCache, type VerifiedCacheOptions } from './verified-cache';
 
 export interface VerifierOptions {
@@ -22,14 +25,6 @@ export interface VerifierOptions {
 
 export const DEFAULT_ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256'];
 
-/** A token that is not a valid ccgate access token; the message is safe to send to the caller. */
-export class TokenRejected extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'TokenRejected';
-  }
-}
-
 /** RFC 9068 §4 accepts `at+jwt` and its long form; header types compare case-insensitively (RFC 7515 §4.1.9). */
 function isAccessTokenType(typ: unknown): boolean {
   if (typeof typ !== 'string') return false;
@@ -42,13 +37,23 @@ const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFi
 
 /** The claims a ccgate access token must carry, with their types (RFC 9068 §2.2). */
 function assertClaimShapes(payload: Record<string, unknown>): asserts payload is AccessTokenClaims {
-  if (!isTime(payload.exp)) throw new TokenRejected('The access token has no expiry.');
-  if (!isTime(payload.iat)) throw new TokenRejected('The access token has no issue time.');
-  if (!isString(payload.jti)) throw new TokenRejected('The access token has no identifier.');
-  if (!isString(payload.sub) || !isString(payload.client_id)) throw new TokenRejected('The access token names no client.');
+  const malformed = (message: string): TokenRejected => new TokenRejected('malformed', message);
+  if (!isTime(payload.exp)) throw malformed('The access token has no expiry.');
+  if (!isTime(payload.iat)) throw malformed('The access token has no issue time.');
+  if (!isString(payload.jti)) throw malformed('The access token has no identifier.');
+  if (!isString(payload.sub) || !isString(payload.client_id)) throw malformed('The access token names no client.');
   // RFC 9068 §2.2.3: scope is a space-delimited string; an array is not a ccgate token.
-  if (typeof payload.scope !== 'string') throw new TokenRejected('The access token scope is not a string.');
-  if (payload.scope !== '' && parseScope(payload.scope) === null) throw new TokenRejected('The access token scope is malformed.');
+  if (typeof payload.scope !== 'string') throw malformed('The access token scope is not a string.');
+  if (payload.scope !== '' && parseScope(payload.scope) === null) throw malformed('The access token scope is malformed.');
+}
+
+/** RFC 9068 §4: `iss` exactly the issuer, `aud` naming one of our audiences (a string or an array). */
+function assertIssuerAndAudience(payload: Record<string, unknown>, issuer: string, audiences: readonly string[]): void {
+  if (payload.iss !== issuer) throw new TokenRejected('wrong_issuer', 'The access token was issued by someone else.');
+  const named: unknown[] = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  if (!named.some((a) => typeof a === 'string' && audiences.includes(a))) {
+    throw new TokenRejected('wrong_audience', 'The access token is meant for another audience.');
+  }
 }
 
 /**
@@ -62,15 +67,20 @@ export class AccessTokenVerifier {
   private readonly audiences: [string, ...string[]];
   private readonly cache: VerifiedTokenCache;
 
-  constructor(private readonly keys: VerificationKeys, private readonly options: VerifierOptions) {
+  constructor(
+    private readonly keys: VerificationKeys,
+    private readonly options: VerifierOptions,
+  ) {
     this.algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
     for (const alg of this.algorithms) {
-      if (!DEFAULT_ALGORITHMS.includes(alg)) throw new Error(`unsupported algorithm "${alg}"`);
+      if (!DEFAULT_ALGORITHMS.includes(alg)) throw new ConfigurationError('algorithms', `unsupported algorithm "${String(alg)}"`);
     }
-    this.tolerance = options.clockToleranceSeconds ?? 5;
-    this.maxLength = options.maxTokenLength ?? 4096;
+    this.tolerance = options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds;
+    this.maxLength = options.maxTokenLength ?? DEFAULTS.maxTokenLength;
     const audiences = Array.isArray(options.audience) ? options.audience : [options.audience];
-    if (audiences.length === 0 || !audiences.every(isString)) throw new Error('audience must name at least one audience');
+    if (audiences.length === 0 || !audiences.every(isString)) {
+      throw new ConfigurationError('audience', 'audience must name at least one audience');
+    }
     this.audiences = audiences as [string, ...string[]];
     this.cache = new VerifiedTokenCache(options.cache);
   }
@@ -86,49 +96,49 @@ export class AccessTokenVerifier {
     return claims;
   }
 
-  /** For tests and metrics. */
+  /** Test hook: how many verified tokens the cache holds. */
   get cacheSize(): number {
     return this.cache.size;
   }
 
   private async verifyUncached(token: string): Promise<AccessTokenClaims> {
-    if (token.length > this.maxLength) throw new TokenRejected('The access token is too long.');
+    if (token.length > this.maxLength) throw new TokenRejected('too_long', 'The access token is too long.');
     const header = readHeader(token);
-    if (!header) throw new TokenRejected('The access token is not a JWT.');
+    if (!header) throw new TokenRejected('malformed', 'The access token is not a JWT.');
     const alg = header.alg;
     if (typeof alg !== 'string' || !this.algorithms.includes(alg as SigningAlgorithm)) {
-      throw new TokenRejected('The access token uses an algorithm that is not accepted.');
+      throw new TokenRejected('unsupported_algorithm', 'The access token uses an algorithm that is not accepted.');
     }
-    if (!isAccessTokenType(header.typ)) throw new TokenRejected('The token is not an access token (typ must be at+jwt).');
+    if (!isAccessTokenType(header.typ)) throw new TokenRejected('wrong_type', 'The token is not an access token (typ must be at+jwt).');
     // RFC 7515 §4.1.11: extensions listed in crit must be understood, and we understand none.
-    if (header.crit !== undefined) throw new TokenRejected('The access token requires a header extension that is not supported.');
-    if (!isString(header.kid)) throw new TokenRejected('The access token names no key.');
+    if (header.crit !== undefined) {
+      throw new TokenRejected('unsupported_extension', 'The access token requires a header extension that is not supported.');
+    }
+    if (!isString(header.kid)) throw new TokenRejected('malformed', 'The access token names no key.');
     const key = await this.keys.keyFor(header.kid);
     // The key's own algorithm must match the header's: no algorithm substitution.
-    if (!key || key.alg !== alg) throw new TokenRejected('The access token was signed by an unknown key.');
+    if (!key || key.alg !== alg) throw new TokenRejected('unknown_key', 'The access token was signed by an unknown key.');
     let payload: unknown;
     try {
-      payload = jwt.verify(token, key.key, {
-        algorithms: [key.alg],
-        issuer: this.options.issuer,
-        audience: this.audiences,
-        clockTolerance: this.tolerance,
-      });
+      // jsonwebtoken checks the signature and exp/nbf; iss and aud are ours (stable reasons, no message matching).
+      payload = jwt.verify(token, key.key, { algorithms: [key.alg], clockTolerance: this.tolerance });
     } catch (err) {
-      throw new TokenRejected(describeJwtError(err));
+      throw jwtRejection(err);
     }
-    if (typeof payload !== 'object' || payload === null) throw new TokenRejected('The access token has no claims.');
-    assertClaimShapes(payload as Record<string, unknown>);
-    return payload as AccessTokenClaims;
+    if (typeof payload !== 'object' || payload === null) throw new TokenRejected('malformed', 'The access token has no claims.');
+    const claims = payload as Record<string, unknown>;
+    assertIssuerAndAudience(claims, this.options.issuer, this.audiences);
+    assertClaimShapes(claims);
+    return claims;
   }
 }
 
-function describeJwtError(err: unknown): string {
-  if (err instanceof jwt.TokenExpiredError) return 'The access token expired.';
-  if (err instanceof jwt.NotBeforeError) return 'The access token is not valid yet.';
-  const message = err instanceof Error ? err.message : '';
-  if (message.startsWith('jwt issuer invalid')) return 'The access token was issued by someone else.';
-  if (message.startsWith('jwt audience invalid')) return 'The access token is meant for another audience.';
-  if (message === 'invalid signature') return 'The access token signature is invalid.';
-  return 'The access token is invalid.';
+/** jsonwebtoken's errors by class; its one error without a class of its own is told by its fixed text. */
+function jwtRejection(err: unknown): TokenRejected {
+  if (err instanceof jwt.TokenExpiredError) return new TokenRejected('expired', 'The access token expired.');
+  if (err instanceof jwt.NotBeforeError) return new TokenRejected('not_yet_valid', 'The access token is not valid yet.');
+  if (err instanceof jwt.JsonWebTokenError && err.message === 'invalid signature') {
+    return new TokenRejected('bad_signature', 'The access token signature is invalid.');
+  }
+  return new TokenRejected('malformed', 'The access token is invalid.');
 }

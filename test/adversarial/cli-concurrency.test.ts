@@ -77,7 +77,10 @@ test('200 CLI client creations (8 at a time) while the server issues tokens and 
     expect(revokeStatuses.length).toBeGreaterThan(5);
 
     // Every one of the 200 clients gets a token now.
-    const finals = await pool(8, created.map((c) => () => server.tokenRequest(c.id, c.secret)));
+    const finals = await pool(
+      8,
+      created.map((c) => () => server.tokenRequest(c.id, c.secret)),
+    );
     expect(finals.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
     expect(server.stderr()).not.toMatch(/server error/);
     if (process.env.ADV_DEBUG) console.log({ elapsed, tokens: tokenStatuses.length, revokes: revokeStatuses.length });

@@ -90,7 +90,7 @@ test('unknown client vs wrong secret: timing within 0.5x-2x (medians of 40 inter
   expect(ratio).toBeLessThan(2);
 });
 
-test('secrets hashed at another cost than the server\'s (CLI --bcrypt-cost 9, server 4): unknown ids still cost the same (0.5x-2x, 30 samples each)', async () => {
+test("secrets hashed at another cost than the server's (CLI --bcrypt-cost 9, server 4): unknown ids still cost the same (0.5x-2x, 30 samples each)", async () => {
   const mixed = createTestServer({ bcryptCost: 4 });
   try {
     await mixed.auth.registry.createGroup('g', ['reports:read']);

@@ -101,9 +101,10 @@ function checkFile(dbPath: string, acked: Acked): void {
       });
     }
     // Every group that exists has the two scopes it was created with (base has one).
-    const groups = db
-      .prepare(`SELECT g.name, (SELECT count(*) FROM group_scopes s WHERE s.group_id = g.id) AS n FROM groups g`)
-      .all() as { name: string; n: number }[];
+    const groups = db.prepare(`SELECT g.name, (SELECT count(*) FROM group_scopes s WHERE s.group_id = g.id) AS n FROM groups g`).all() as {
+      name: string;
+      n: number;
+    }[];
     for (const g of groups) expect({ name: g.name, n: g.n }).toEqual({ name: g.name, n: g.name === 'base' ? 1 : 2 });
 
     // Every acknowledged write is there.

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import request from 'supertest';
 import { extractBearerToken } from '../../lib/guard/bearer';
-import { parseBasicAuthorization } from '../../lib/issuer/basic';
+import { parseBasicAuthorization } from '../../lib/basic';
 import { basic, basicBytes, basicForm, basicRaw, formEncode, getToken, RFC6749_ERRORS } from '../support/oauth';
 import { realKey, type RealKey } from '../support/jwt';
 import { seedClient } from '../support/clients';
@@ -27,13 +27,10 @@ afterAll(() => server.close());
 /** Any Unicode text (whole code points, no lone surrogates). */
 const text = (maxLength: number) => fc.string({ unit: 'binary', maxLength });
 /** Bytes Node lets through as a header value (RFC 9110 field-value, obs-text included). */
-const headerChar = fc.oneof(
-  fc.integer({ min: 0x20, max: 0x7e }),
-  fc.constant(0x09),
-  fc.integer({ min: 0x80, max: 0xff }),
-).map((c) => String.fromCharCode(c));
+const headerChar = fc.oneof(fc.integer({ min: 0x20, max: 0x7e }), fc.constant(0x09), fc.integer({ min: 0x80, max: 0xff })).map((c) => String.fromCharCode(c));
 const headerText = (maxLength: number) => fc.string({ unit: headerChar, maxLength });
-const b64url = (maxLength: number) => fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), minLength: 1, maxLength });
+const b64url = (maxLength: number) =>
+  fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), minLength: 1, maxLength });
 
 const KINDS = ['absent', 'credentials', 'malformed'];
 
@@ -80,10 +77,7 @@ describe('parseBasicAuthorization', () => {
 });
 
 describe('POST /oauth/token with random bodies', () => {
-  const names = fc.oneof(
-    fc.constantFrom('grant_type', 'scope', 'client_id', 'client_secret', 'token', '__proto__', 'constructor', ''),
-    text(12),
-  );
+  const names = fc.oneof(fc.constantFrom('grant_type', 'scope', 'client_id', 'client_secret', 'token', '__proto__', 'constructor', ''), text(12));
   const values = fc.oneof(fc.constantFrom('client_credentials', 'reports:read', 'CLIENT_ID', 'password', ''), text(40));
   const pair = fc.tuple(names, values, fc.boolean()).map(([n, v, encode]) => (encode ? `${formEncode(n)}=${formEncode(v)}` : `${n}=${v}`));
   const body = fc.oneof(
@@ -119,7 +113,12 @@ describe('POST /oauth/token with random bodies', () => {
 
 describe('bearer extraction', () => {
   test('extractBearerToken never throws on any request shape, and only yields well-formed b64tokens', () => {
-    const header = fc.oneof(fc.constant(undefined), text(80), text(80).map((t) => `Bearer ${t}`), headerText(80).map((t) => `bearer ${t}`));
+    const header = fc.oneof(
+      fc.constant(undefined),
+      text(80),
+      text(80).map((t) => `Bearer ${t}`),
+      headerText(80).map((t) => `bearer ${t}`),
+    );
     const rawHeaders = fc.array(fc.oneof(fc.constantFrom('Authorization', 'authorization', 'AUTHORIZATION', 'Host'), text(15)), { maxLength: 8 });
     fc.assert(
       fc.property(header, rawHeaders, fc.anything(), fc.anything(), (authorization, raw, query, body) => {
@@ -138,12 +137,24 @@ describe('bearer extraction', () => {
   test('random Authorization headers against a guarded route: never a 5xx, always a Bearer challenge', async () => {
     const jwtish = fc
       .tuple(
-        fc.record({
-          alg: fc.constantFrom('RS256', 'ES256', 'HS256', 'none', 'PS256'),
-          typ: fc.constantFrom('at+jwt', 'JWT', 'application/at+jwt'),
-          kid: fc.constantFrom(key.kid, 'x', '__proto__', ''),
-        }, { requiredKeys: [] }),
-        fc.oneof(fc.json(), fc.record({ scope: fc.oneof(fc.string(), fc.array(fc.string())), exp: fc.oneof(fc.integer(), fc.string()), client_id: fc.constantFrom(clientId, 'x') }).map((o) => JSON.stringify(o))),
+        fc.record(
+          {
+            alg: fc.constantFrom('RS256', 'ES256', 'HS256', 'none', 'PS256'),
+            typ: fc.constantFrom('at+jwt', 'JWT', 'application/at+jwt'),
+            kid: fc.constantFrom(key.kid, 'x', '__proto__', ''),
+          },
+          { requiredKeys: [] },
+        ),
+        fc.oneof(
+          fc.json(),
+          fc
+            .record({
+              scope: fc.oneof(fc.string(), fc.array(fc.string())),
+              exp: fc.oneof(fc.integer(), fc.string()),
+              client_id: fc.constantFrom(clientId, 'x'),
+            })
+            .map((o) => JSON.stringify(o)),
+        ),
         fc.oneof(fc.constant(''), b64url(64)),
       )
       .map(([h, p, s]) => `Bearer ${Buffer.from(JSON.stringify(h)).toString('base64url')}.${Buffer.from(p).toString('base64url')}.${s}`);

@@ -55,7 +55,7 @@ describe('signature and algorithm attacks', () => {
     await expectRejected(signHs256(key.publicKeyPem, { alg: 'RS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /signature/);
   });
 
-  test('ES256 in the header with the RSA key\'s kid (algorithm substitution) is rejected', async () => {
+  test("ES256 in the header with the RSA key's kid (algorithm substitution) is rejected", async () => {
     await expectRejected(signJws(key.privateKeyPem, 'RS256', { alg: 'ES256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /unknown key/);
     await expectRejected(signJws(key.privateKeyPem, 'RS256', { alg: 'PS256', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
     await expectRejected(signJws(key.privateKeyPem, 'RS256', { alg: 'RS512', typ: 'at+jwt', kid: key.kid }, claimsFor(clientId)), /algorithm/);
@@ -117,7 +117,7 @@ describe('key-injection headers (jku, x5u, jwk) are never followed', () => {
   });
   afterAll(() => jwksServer.stop());
 
-  test('attacker-signed tokens pointing at the attacker\'s keys are rejected, and nothing connects to the attacker', async () => {
+  test("attacker-signed tokens pointing at the attacker's keys are rejected, and nothing connects to the attacker", async () => {
     const attacker = { kid: 'attacker', privateKeyPem: attackerPem };
     const headers: Record<string, unknown>[] = [
       { jku: `${url}/jwks` },

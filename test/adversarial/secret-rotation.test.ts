@@ -49,7 +49,9 @@ test('overlap 0: the old secret stops at once, although its success was cached',
   await ok(clientId, old); // second time: served from the verifier's memory
   const { clientSecret: fresh } = await server.auth.rotateClientSecret(clientId, { overlapSeconds: 0 });
   expectInvalidClient(await tokenRequest(server.app, clientId, old));
-  expectInvalidClient(await request(server.app).post('/oauth/token').type('form').send({ grant_type: 'client_credentials', client_id: clientId, client_secret: old }));
+  expectInvalidClient(
+    await request(server.app).post('/oauth/token').type('form').send({ grant_type: 'client_credentials', client_id: clientId, client_secret: old }),
+  );
   await ok(clientId, fresh as string);
 });
 

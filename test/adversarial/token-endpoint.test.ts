@@ -40,13 +40,21 @@ describe('malformed client_secret_basic headers: 400 invalid_request, never a 50
   });
 
   test('a Basic header over 1024 characters is 400 invalid_request (not parsed, no lookup)', async () => {
-    const res = await token().set('Authorization', basicBytes(`${'a'.repeat(800)}:${'b'.repeat(800)}`)).type('form').send(GRANT);
+    const res = await token()
+      .set('Authorization', basicBytes(`${'a'.repeat(800)}:${'b'.repeat(800)}`))
+      .type('form')
+      .send(GRANT);
     expectTokenError(res, 400, 'invalid_request');
     expect(res.body.error_description).toMatch(/too long/);
   });
 
   test('an empty secret ("id:") is an authentication failure: 401 invalid_client', async () => {
-    expectInvalidClient(await token().set('Authorization', basicBytes(`${clientId}:`)).type('form').send(GRANT));
+    expectInvalidClient(
+      await token()
+        .set('Authorization', basicBytes(`${clientId}:`))
+        .type('form')
+        .send(GRANT),
+    );
   });
 
   test('non-UTF-8 bytes inside the base64 credentials are 401 invalid_client (decoded leniently, unknown id)', async () => {
@@ -144,7 +152,10 @@ describe('hostile bodies', () => {
   });
 
   test('a body over maxBodyBytes (8192): 413 invalid_request', async () => {
-    const res = await token().set('Authorization', basic(clientId, clientSecret)).type('form').send(`${GRANT}&pad=${'x'.repeat(8192)}`);
+    const res = await token()
+      .set('Authorization', basic(clientId, clientSecret))
+      .type('form')
+      .send(`${GRANT}&pad=${'x'.repeat(8192)}`);
     expectTokenError(res, 413, 'invalid_request');
   });
 
@@ -229,7 +240,19 @@ describe('hostile scopes (RFC 6749 §3.3): 400 invalid_scope', () => {
 });
 
 describe('hostile client ids: 401 invalid_client, registry intact', () => {
-  const ids = ["' OR 1=1 --", "x'; DROP TABLE clients; --", '" OR ""="', '%', '*', 'é', 'clïent-ümlaut', '中文客户端', '\u0000', '../../etc/passwd', `${'A'.repeat(300)}`];
+  const ids = [
+    "' OR 1=1 --",
+    "x'; DROP TABLE clients; --",
+    '" OR ""="',
+    '%',
+    '*',
+    'é',
+    'clïent-ümlaut',
+    '中文客户端',
+    '\u0000',
+    '../../etc/passwd',
+    `${'A'.repeat(300)}`,
+  ];
 
   test.each(ids)('client_secret_basic with client id %j', async (id) => {
     expectInvalidClient(await tokenRequest(server.app, id, clientSecret));
@@ -312,10 +335,14 @@ describe('requireHttps', () => {
 });
 
 describe('revocation abuse (RFC 7009)', () => {
-  test('a client cannot revoke another client\'s token: 400 unauthorized_client, the token stays valid', async () => {
+  test("a client cannot revoke another client's token: 400 unauthorized_client, the token stays valid", async () => {
     const victimToken = await getToken(server, clientId, clientSecret);
     const attacker = await seedClient(server.auth, ['reports:read']);
-    const res = await request(server.app).post('/oauth/revoke').set('Authorization', basic(attacker.clientId, attacker.clientSecret)).type('form').send({ token: victimToken });
+    const res = await request(server.app)
+      .post('/oauth/revoke')
+      .set('Authorization', basic(attacker.clientId, attacker.clientSecret))
+      .type('form')
+      .send({ token: victimToken });
     expectTokenError(res, 400, 'unauthorized_client');
     expect((await bearerGet(server.app, victimToken)).status).toBe(200);
   });
@@ -327,7 +354,11 @@ describe('revocation abuse (RFC 7009)', () => {
   });
 
   test('a garbage token is a 200 (RFC 7009 §2.2), and a refresh_token hint is unsupported_token_type', async () => {
-    const garbage = await request(server.app).post('/oauth/revoke').set('Authorization', basic(clientId, clientSecret)).type('form').send({ token: 'x'.repeat(5000) });
+    const garbage = await request(server.app)
+      .post('/oauth/revoke')
+      .set('Authorization', basic(clientId, clientSecret))
+      .type('form')
+      .send({ token: 'x'.repeat(5000) });
     expect(garbage.status).toBe(200);
     const hint = await request(server.app)
       .post('/oauth/revoke')
@@ -355,7 +386,11 @@ describe('an app-wide body parser mounted before the token router', () => {
     const app = appWith(parser);
     const ok = await tokenRequest(app, clientId, clientSecret, { scope: 'reports:read' });
     expect({ status: ok.status, scope: ok.body.scope }).toEqual({ status: 200, scope: 'reports:read' });
-    const repeated = await request(app).post('/oauth/token').set('Authorization', basic(clientId, clientSecret)).type('form').send(`${GRANT}&scope=reports:read&scope=reports:write`);
+    const repeated = await request(app)
+      .post('/oauth/token')
+      .set('Authorization', basic(clientId, clientSecret))
+      .type('form')
+      .send(`${GRANT}&scope=reports:read&scope=reports:write`);
     expectTokenError(repeated, 400, 'invalid_request');
   });
 
@@ -365,4 +400,3 @@ describe('an app-wide body parser mounted before the token router', () => {
     expectTokenError(res, 400, 'invalid_request');
   });
 });
-

@@ -245,11 +245,12 @@ test('add-group and remove-group', async () => {
   expect(notMember.stderr).toContain(`membership of client "${a.client_id}" in group "reporting" not found`);
 });
 
-test.each([
-  ['show'], ['disable'], ['enable'], ['rotate-secret'], ['delete'], ['add-group', 'reporting'], ['remove-group', 'reporting'],
-])('client %s with an unknown client exits 1', (command, ...rest) => {
-  const r = t.cli(['client', command, 'no-such-client', ...rest]);
-  expect(r.status).toBe(1);
-  expect(r.stderr).toBe('error: client "no-such-client" not found\n');
-  expect(r.stdout).toBe('');
-});
+test.each([['show'], ['disable'], ['enable'], ['rotate-secret'], ['delete'], ['add-group', 'reporting'], ['remove-group', 'reporting']])(
+  'client %s with an unknown client exits 1',
+  (command, ...rest) => {
+    const r = t.cli(['client', command, 'no-such-client', ...rest]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('error: client "no-such-client" not found\n');
+    expect(r.stdout).toBe('');
+  },
+);

@@ -14,16 +14,44 @@ describe('help', () => {
   test('top-level help documents commands, global options and environment variables', () => {
     const r = runCli(['--help']);
     expect(r.status).toBe(0);
-    for (const text of ['group', 'client', 'token', 'key', '--db <path>', '--bcrypt-cost', '--json', 'CCGATE_DB', 'CCGATE_BCRYPT_COST', 'CCGATE_CLIENT_SECRET', 'Examples:']) {
+    for (const text of [
+      'group',
+      'client',
+      'token',
+      'key',
+      '--db <path>',
+      '--bcrypt-cost',
+      '--json',
+      'CCGATE_DB',
+      'CCGATE_BCRYPT_COST',
+      'CCGATE_CLIENT_SECRET',
+      'Examples:',
+    ]) {
       expect(r.stdout).toContain(text);
     }
   });
 
   test.each([
-    ['group', 'create'], ['group', 'list'], ['group', 'show'], ['group', 'add-scope'], ['group', 'remove-scope'], ['group', 'delete'],
-    ['client', 'create'], ['client', 'list'], ['client', 'show'], ['client', 'disable'], ['client', 'enable'],
-    ['client', 'rotate-secret'], ['client', 'delete'], ['client', 'add-group'], ['client', 'remove-group'],
-    ['token', 'revoke'], ['token', 'prune'], ['key', 'list'], ['key', 'rotate'], ['key', 'prune'],
+    ['group', 'create'],
+    ['group', 'list'],
+    ['group', 'show'],
+    ['group', 'add-scope'],
+    ['group', 'remove-scope'],
+    ['group', 'delete'],
+    ['client', 'create'],
+    ['client', 'list'],
+    ['client', 'show'],
+    ['client', 'disable'],
+    ['client', 'enable'],
+    ['client', 'rotate-secret'],
+    ['client', 'delete'],
+    ['client', 'add-group'],
+    ['client', 'remove-group'],
+    ['token', 'revoke'],
+    ['token', 'prune'],
+    ['key', 'list'],
+    ['key', 'rotate'],
+    ['key', 'prune'],
   ])('ccgate %s %s --help', (group, command) => {
     const r = runCli([group, command, '--help']);
     expect(r.status).toBe(0);

@@ -35,7 +35,10 @@ test('group list and show', () => {
   expect(t.cli(['group', 'create', 'b-group', '--scopes', 's2']).status).toBe(0);
   t.cli(['group', 'create', 'a-group', '--scopes', 's1 s3']);
   const list = t.json<GroupJson[]>(['group', 'list']);
-  expect(list.map((g) => [g.name, g.scopes])).toEqual([['a-group', ['s1', 's3']], ['b-group', ['s2']]]);
+  expect(list.map((g) => [g.name, g.scopes])).toEqual([
+    ['a-group', ['s1', 's3']],
+    ['b-group', ['s2']],
+  ]);
 
   const table = t.cli(['group', 'list']).stdout.split('\n');
   expect(table[0]).toMatch(/^NAME\s+SCOPES\s+CLIENTS\s+CREATED$/);
@@ -69,7 +72,12 @@ test('group add-scope and remove-scope', async () => {
 
 test('unknown group: show, add-scope, remove-scope, delete exit 1', () => {
   t.cli(['group', 'create', 'exists']);
-  for (const args of [['show', 'nope'], ['add-scope', 'nope', 'a'], ['remove-scope', 'nope', 'a'], ['delete', 'nope']]) {
+  for (const args of [
+    ['show', 'nope'],
+    ['add-scope', 'nope', 'a'],
+    ['remove-scope', 'nope', 'a'],
+    ['delete', 'nope'],
+  ]) {
     const r = t.cli(['group', ...args]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('error: group "nope" not found\n');

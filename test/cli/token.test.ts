@@ -16,8 +16,7 @@ beforeEach(() => {
 });
 afterEach(() => t.cleanup());
 
-const revoked = () =>
-  t.withRegistry(async (r) => r.db.prepare<[], RevokedRow>('SELECT jti, client_id, expires_at FROM revoked_tokens ORDER BY jti').all());
+const revoked = () => t.withRegistry(async (r) => r.db.prepare<[], RevokedRow>('SELECT jti, client_id, expires_at FROM revoked_tokens ORDER BY jti').all());
 
 test('revoke a bare jti: kept for 24h (the longest token lifetime) by default', async () => {
   const before = nowSeconds();

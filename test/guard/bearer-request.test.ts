@@ -40,10 +40,13 @@ test('RFC 6750 §3: the realm option is used in the challenge', async () => {
   }
 });
 
-test.each([['Bearer'], ['bearer'], ['BEARER'], ['BeArEr']])('RFC 6750 §2.1 / RFC 9110 §11.1: the scheme "%s" is accepted (case-insensitive)', async (scheme) => {
-  const res = await request(server.app).get('/api/reports').set('Authorization', `${scheme} ${token}`);
-  expect(res.status).toBe(200);
-});
+test.each([['Bearer'], ['bearer'], ['BEARER'], ['BeArEr']])(
+  'RFC 6750 §2.1 / RFC 9110 §11.1: the scheme "%s" is accepted (case-insensitive)',
+  async (scheme) => {
+    const res = await request(server.app).get('/api/reports').set('Authorization', `${scheme} ${token}`);
+    expect(res.status).toBe(200);
+  },
+);
 
 test('RFC 6750 §2.1: several spaces between scheme and token are tolerated (1*SP)', async () => {
   const res = await request(server.app).get('/api/reports').set('Authorization', `Bearer   ${token}`);

@@ -134,7 +134,7 @@ describe('live status from the registry', () => {
     expect(parseChallenge(res.headers['www-authenticate']).params.error).toBe('invalid_token');
   });
 
-  test('revoking one token leaves the client\'s other tokens valid', async () => {
+  test("revoking one token leaves the client's other tokens valid", async () => {
     const c = await seedClient(server.auth, ['reports:read']);
     const a = await getToken(server, c.clientId, c.clientSecret);
     const b = await getToken(server, c.clientId, c.clientSecret);
@@ -166,7 +166,7 @@ describe('live status from the registry', () => {
     expect(res.body).toEqual({ error: 'invalid_token', error_description: 'The client of this access token no longer exists.' });
   });
 
-  test('a token\'s scopes are those it was issued with, not the client\'s current ones', async () => {
+  test("a token's scopes are those it was issued with, not the client's current ones", async () => {
     const c = await seedClient(server.auth, ['reports:read']);
     const token = await getToken(server, c.clientId, c.clientSecret);
     await server.auth.registry.addGroupScopes(c.group, ['reports:write']);

@@ -75,7 +75,7 @@ describe('RFC 6750 §3.1: invalid_token', () => {
 
   test('a tampered signature is invalid_token', async () => {
     const [h, p, s] = realToken.split('.');
-    const flipped = (s[5] === 'A' ? 'B' : 'A');
+    const flipped = s[5] === 'A' ? 'B' : 'A';
     await expectInvalidToken(`${h}.${p}.${s.slice(0, 5)}${flipped}${s.slice(6)}`);
   });
 
@@ -123,7 +123,7 @@ describe('RFC 6750 §3.1: invalid_token', () => {
     }
   });
 
-  test('RFC 8725 §3.1: a header alg that differs from the key\'s algorithm is invalid_token (no substitution)', async () => {
+  test("RFC 8725 §3.1: a header alg that differs from the key's algorithm is invalid_token (no substitution)", async () => {
     // ES256 header but the RS256 key's kid.
     const token = signJws(esKey.privateKeyPem, 'ES256', { alg: 'ES256', typ: 'at+jwt', kid: rsKey.kid }, claimsFor(clientId));
     await expectInvalidToken(token, /unknown key/);

@@ -1,5 +1,6 @@
 import bcrypt from 'bcryptjs';
-import { BcryptPool, HasherBusyError } from '../../lib/issuer/bcrypt-pool';
+import { HasherBusyError } from '../../lib';
+import { BcryptPool } from '../../lib/issuer/bcrypt-pool';
 
 const SECRET = 'correct horse battery staple';
 let hashA: string;

@@ -61,7 +61,9 @@ test('RFC 6750 §2.1 is not client auth: a Bearer Authorization header at the to
 });
 
 test('RFC 6749 §5.2: a wrong secret and an unknown client get identical status, body and challenge (Basic)', async () => {
-  const wrong = await token().set('Authorization', basic(clientId, `${clientSecret}x`)).send({ grant_type: 'client_credentials' });
+  const wrong = await token()
+    .set('Authorization', basic(clientId, `${clientSecret}x`))
+    .send({ grant_type: 'client_credentials' });
   const unknown = await token().set('Authorization', basic('no-such-client', clientSecret)).send({ grant_type: 'client_credentials' });
   expectTokenError(wrong, 401, 'invalid_client');
   expectTokenError(unknown, 401, 'invalid_client');
@@ -145,7 +147,9 @@ test('RFC 6749 §4.4: a public client (client_id only) is unauthorized_client', 
 test('RFC 6749 §5.2: a confidential client not allowed the client_credentials grant is unauthorized_client', async () => {
   await server.auth.registry.createGroup('no-grant-g', ['reports:read']);
   const { client, clientSecret: secret } = await server.auth.registry.createClient({ name: 'no grant', groups: ['no-grant-g'], grantTypes: [] });
-  const res = await token().set('Authorization', basic(client.clientId, secret as string)).send({ grant_type: 'client_credentials' });
+  const res = await token()
+    .set('Authorization', basic(client.clientId, secret as string))
+    .send({ grant_type: 'client_credentials' });
   expectTokenError(res, 400, 'unauthorized_client');
 });
 
@@ -273,8 +277,7 @@ describe('bcrypt back-pressure', () => {
     try {
       const c = await seedClient(busy.auth, ['reports:read']);
       const others = [await seedClient(busy.auth, ['reports:read']), await seedClient(busy.auth, ['reports:read'])];
-      const sendAs = (k: { clientId: string; clientSecret: string }) =>
-        tokenRequest(busy.app, k.clientId, k.clientSecret);
+      const sendAs = (k: { clientId: string; clientSecret: string }) => tokenRequest(busy.app, k.clientId, k.clientSecret);
       const send = () => sendAs(c);
       // Three different clients: three bcrypt compares, one worker, no queue.
       const results = await Promise.all([send(), sendAs(others[0]), sendAs(others[1])]);
@@ -296,8 +299,7 @@ describe('bcrypt back-pressure', () => {
     const busy = createTestServer({ bcryptWorkers: 1, bcryptQueue: 0, bcryptCost: 10 });
     try {
       const c = await seedClient(busy.auth, ['reports:read']);
-      const send = () =>
-        tokenRequest(busy.app, c.clientId, c.clientSecret);
+      const send = () => tokenRequest(busy.app, c.clientId, c.clientSecret);
       const results = await Promise.all([send(), send(), send(), send()]);
       expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     } finally {

@@ -24,7 +24,9 @@ test('RFC 6749 §4.4.2: a form-urlencoded client_credentials request succeeds', 
 });
 
 test('RFC 6749 §3.2: a JSON body is invalid_request', async () => {
-  const res = await post().set('Content-Type', 'application/json').send(JSON.stringify({ grant_type: 'client_credentials' }));
+  const res = await post()
+    .set('Content-Type', 'application/json')
+    .send(JSON.stringify({ grant_type: 'client_credentials' }));
   expectTokenError(res, 400, 'invalid_request');
   expect(res.body.error_description).toMatch(/x-www-form-urlencoded/);
 });
@@ -113,13 +115,17 @@ describe('garbage input: always a JSON 4xx, never HTML, never a 500', () => {
   });
 
   test('RFC 6749 §3.2: a body larger than 8192 bytes is 413 invalid_request', async () => {
-    const res = await post().type('form').send(`grant_type=client_credentials&pad=${'x'.repeat(9000)}`);
+    const res = await post()
+      .type('form')
+      .send(`grant_type=client_credentials&pad=${'x'.repeat(9000)}`);
     expectTokenError(res, 413, 'invalid_request');
   });
 
   test('RFC 6749 §3.2: a body of exactly 8192 bytes is accepted', async () => {
     const prefix = 'grant_type=client_credentials&pad=';
-    const res = await post().type('form').send(prefix + 'x'.repeat(8192 - prefix.length));
+    const res = await post()
+      .type('form')
+      .send(prefix + 'x'.repeat(8192 - prefix.length));
     expect(res.status).toBe(200);
   });
 
@@ -197,7 +203,11 @@ describe('garbage input: always a JSON 4xx, never HTML, never a 500', () => {
   });
 
   test('RFC 6749 §5.2: a Basic header that is not base64 is a JSON 400, not a 500', async () => {
-    const res = await request(server.app).post('/oauth/token').set('Authorization', 'Basic !!!not-base64!!!').type('form').send('grant_type=client_credentials');
+    const res = await request(server.app)
+      .post('/oauth/token')
+      .set('Authorization', 'Basic !!!not-base64!!!')
+      .type('form')
+      .send('grant_type=client_credentials');
     expectTokenError(res, 400, 'invalid_request');
   });
 

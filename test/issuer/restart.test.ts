@@ -32,7 +32,7 @@ test('RFC 9068 §4: a restart (close, new ccgate on the same file) keeps issued 
     // The same client secret still works, and the new token is signed by the same (persisted) key.
     const again = await getToken({ app: app2 }, client.clientId, clientSecret as string);
     expect(decodeJwt(again).header.kid).toBe(decodeJwt(token).header.kid);
-    expect((await second.registry.listKeys())).toHaveLength(1);
+    expect(await second.registry.listKeys()).toHaveLength(1);
   } finally {
     await first?.close();
     await second?.close();

@@ -236,11 +236,7 @@ describe('server options', () => {
     const s = createTestServer();
     try {
       const c = await seedClient(s.auth, ['reports:read']);
-      const results = await Promise.all(
-        Array.from({ length: 25 }, () =>
-          tokenRequest(s.app, c.clientId, c.clientSecret),
-        ),
-      );
+      const results = await Promise.all(Array.from({ length: 25 }, () => tokenRequest(s.app, c.clientId, c.clientSecret)));
       expect(results.map((r) => r.status)).toEqual(Array(25).fill(200));
       const kids = new Set(results.map((r) => decodeJwt(r.body.access_token).header.kid));
       expect(kids.size).toBe(1);

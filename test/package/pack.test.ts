@@ -11,11 +11,11 @@
  * very same version.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ROOT } from '../support/constants';
+import { tempDir } from '../support/temp';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const NPX = process.platform === 'win32' ? 'npx.cmd' : 'npx';
 
@@ -39,6 +39,7 @@ interface Manifest {
 }
 
 let tmp: string;
+let removeTmp: (() => void) | undefined;
 let project: string;
 let packed: string[];
 
@@ -65,7 +66,7 @@ function walk(dir: string, suffixes: string[], prefix = ''): string[] {
 
 beforeAll(() => {
   if (!existsSync(path.join(ROOT, 'dist', 'lib', 'index.js'))) throw new Error('dist/lib is not built: run `npm run build` first (`npm test` does)');
-  tmp = mkdtempSync(path.join(tmpdir(), 'ccgate-pack-'));
+  ({ dir: tmp, cleanup: removeTmp } = tempDir('ccgate-pack-'));
   project = path.join(tmp, 'project');
   mkdirSync(project);
 
@@ -112,7 +113,7 @@ beforeAll(() => {
 }, 120_000);
 
 afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  removeTmp?.();
 });
 
 test('the tarball holds the compiled library, README.md and LICENSE only', () => {

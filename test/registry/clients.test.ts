@@ -10,7 +10,11 @@ beforeEach(() => {
 afterEach(() => t.cleanup());
 
 const rows = (sql: string, ...params: unknown[]) => t.registry.db.prepare(sql).all(...params) as Record<string, unknown>[];
-const count = (sql: string, ...params: unknown[]) => t.registry.db.prepare(sql).pluck().get(...params) as number;
+const count = (sql: string, ...params: unknown[]) =>
+  t.registry.db
+    .prepare(sql)
+    .pluck()
+    .get(...params) as number;
 
 describe('clients: creation and secrets', () => {
   test('a generated client_id is 16 random bytes base64url, different every time', async () => {
@@ -147,7 +151,7 @@ describe('clients: per-client token lifetime', () => {
 });
 
 describe('clients: scopes come from groups', () => {
-  test('a client holds exactly the union of its groups\' scopes, sorted and without duplicates', async () => {
+  test("a client holds exactly the union of its groups' scopes, sorted and without duplicates", async () => {
     await t.registry.createGroup('readers', ['reports:read', 'users:read']);
     await t.registry.createGroup('writers', ['reports:write', 'reports:read']);
     await t.registry.createGroup('other', ['admin']);
@@ -182,7 +186,7 @@ describe('clients: scopes come from groups', () => {
     expect((await t.registry.getClient(client.clientId))?.scopes).toEqual(['only1', 'shared']);
   });
 
-  test('addClientGroups / removeClientGroups change the client\'s scopes', async () => {
+  test("addClientGroups / removeClientGroups change the client's scopes", async () => {
     await t.registry.createGroup('g1', ['a']);
     await t.registry.createGroup('g2', ['b']);
     const { client } = await t.registry.createClient({ name: 'c', groups: ['g1'] });

@@ -55,7 +55,7 @@ describe('registry file: migrations (PRAGMA user_version)', () => {
 
   test('a file at version 0 holding unrelated data is upgraded, and its data kept', async () => {
     const raw = new Database(path);
-    raw.exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES (\'keep me\');');
+    raw.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('keep me');");
     expect(raw.pragma('user_version', { simple: true })).toBe(0);
     raw.close();
 

@@ -44,7 +44,7 @@ test.each([
 });
 
 test('RFC 6749 §3.3: every printable scope-token character except " and \\ is accepted', async () => {
-  const scope = '!#$%&\'()*+,-./0123456789:;<=>?@AZ[]^_`az{|}~';
+  const scope = "!#$%&'()*+,-./0123456789:;<=>?@AZ[]^_`az{|}~";
   const g = await t.registry.createGroup('g', [scope]);
   expect(g.scopes).toEqual([scope]);
 });

@@ -169,7 +169,7 @@ test('an immediate rotation during a lead time leaves exactly one active key: th
   expect((await t.registry.listKeys()).filter((k) => k.status === 'active').map((k) => k.kid)).toEqual([c.kid]);
 });
 
-test('a second lead-time rotation moves the current key\'s retirement to the new activation time', async () => {
+test("a second lead-time rotation moves the current key's retirement to the new activation time", async () => {
   const a = await t.registry.ensureSigningKey('ES256');
   const start = t.clock.t;
   await t.registry.rotateKey({ alg: 'ES256', leadSeconds: 600 });

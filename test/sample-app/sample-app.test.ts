@@ -1,7 +1,8 @@
 import path from 'node:path';
 import request from 'supertest';
 import { createSampleApp, seedDemo, WRITER_GROUP, type SampleApp } from '../../sample-app/app';
-import { checkIssuer, ConfigError, parsePort, readServerConfig } from '../../sample-app/startup';
+import { ConfigurationError } from '../../lib';
+import { checkIssuer, parsePort, readServerConfig } from '../../sample-app/startup';
 import { tempDir } from '../support/temp';
 import { basic, bearerGet, getToken, tokenRequest } from '../support/oauth';
 import { ROOT } from '../support/constants';
@@ -88,10 +89,7 @@ describe('sample app, in process', () => {
   test('after joining reports-writer, a new token may POST /api/reports (201); bad JSON is 400', async () => {
     await sample.auth.registry.addClientGroups(clientId, [WRITER_GROUP]);
     const token = await getToken(sample, clientId, clientSecret);
-    const created = await request(sample.app)
-      .post('/api/reports')
-      .set('Authorization', `Bearer ${token}`)
-      .send({ title: 'Q3 churn', value: 4.2 });
+    const created = await request(sample.app).post('/api/reports').set('Authorization', `Bearer ${token}`).send({ title: 'Q3 churn', value: 4.2 });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ title: 'Q3 churn', value: 4.2, createdBy: clientId });
     const listed = await bearerGet(sample.app, token);
@@ -118,13 +116,13 @@ describe('sample server settings', () => {
     expect(parsePort(undefined)).toBe(3000);
     expect(parsePort('0')).toBe(0);
     expect(parsePort('8080')).toBe(8080);
-    for (const bad of ['abc', '-1', '65536', '80.5', ' 80', '1e3']) expect(() => parsePort(bad)).toThrow(ConfigError);
+    for (const bad of ['abc', '-1', '65536', '80.5', ' 80', '1e3']) expect(() => parsePort(bad)).toThrow(ConfigurationError);
   });
 
   test('CCGATE_ISSUER is used verbatim; a trailing slash is refused with the fix', () => {
     expect(checkIssuer('https://auth.example.com')).toBe('https://auth.example.com');
     expect(() => checkIssuer('http://localhost:3000/')).toThrow(/trailing "\/".*CCGATE_ISSUER=http:\/\/localhost:3000$/);
-    expect(() => checkIssuer('localhost:3000')).toThrow(ConfigError);
+    expect(() => checkIssuer('localhost:3000')).toThrow(ConfigurationError);
     expect(() => checkIssuer('https://a.example?x=1')).toThrow(/query/);
   });
 
@@ -183,7 +181,11 @@ describe('built sample server (dist/sample-app/server.js)', () => {
       expect(exit).toEqual({ code: 0, signal: null });
       expect(server.stdout()).toContain('Stopped.');
       // stderr holds only the audit log: JSON lines, no fault.
-      const logged = server.stderr().trim().split('\n').map((line) => JSON.parse(line) as { type?: string; level?: string });
+      const logged = server
+        .stderr()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type?: string; level?: string });
       expect(logged.map((e) => e.type)).toContain('token.issued');
       expect(logged.filter((e) => e.level === 'error')).toEqual([]);
     } finally {

@@ -37,13 +37,23 @@ describe('interop: third-party clients against a ccgate issuer', () => {
   afterEach(() => expect(issuer.serverErrors).toEqual([]));
 
   test('oauth4webapi: RFC 8414 discovery, client credentials (basic and post), RFC 7662 introspection, RFC 7009 revocation, strict processing', async () => {
-    const out = await runInterop('oauth4webapi-client.mjs', { issuer: issuer.issuer, clientId: client.clientId, clientSecret: client.clientSecret, scope: 'reports:read' });
+    const out = await runInterop('oauth4webapi-client.mjs', {
+      issuer: issuer.issuer,
+      clientId: client.clientId,
+      clientSecret: client.clientSecret,
+      scope: 'reports:read',
+    });
     expect(out.failed).toBeUndefined();
     expect(out.metadata.issuer).toBe(issuer.issuer);
     expect(out.metadata.token_endpoint).toBe(`${issuer.endpoints}/token`);
     for (const method of ['client_secret_basic', 'client_secret_post']) {
       const { tokens, introspection, afterRevocation } = out.grants[method];
-      expect({ method, token_type: tokens.token_type, scope: tokens.scope, expires_in: tokens.expires_in }).toEqual({ method, token_type: 'bearer', scope: 'reports:read', expires_in: 900 });
+      expect({ method, token_type: tokens.token_type, scope: tokens.scope, expires_in: tokens.expires_in }).toEqual({
+        method,
+        token_type: 'bearer',
+        scope: 'reports:read',
+        expires_in: 900,
+      });
       expect(decodeJwt(tokens.access_token).payload).toMatchObject({ iss: issuer.issuer, aud: API_AUDIENCE, client_id: client.clientId });
       expect(introspection).toMatchObject({ active: true, client_id: client.clientId, scope: 'reports:read', token_type: 'Bearer' });
       expect(afterRevocation).toEqual({ active: false });
@@ -51,11 +61,20 @@ describe('interop: third-party clients against a ccgate issuer', () => {
       expect((await callApi(`${issuer.origin}/local/reports`, tokens.access_token)).status).toBe(401);
     }
     // RFC 6749 §5.2: 401 invalid_client with a WWW-Authenticate challenge, which oauth4webapi reports as such.
-    expect(out.wrongSecret).toMatchObject({ name: 'WWWAuthenticateChallengeError', status: 401, challenges: [{ scheme: 'basic', parameters: { realm: 'ccgate' } }] });
+    expect(out.wrongSecret).toMatchObject({
+      name: 'WWWAuthenticateChallengeError',
+      status: 401,
+      challenges: [{ scheme: 'basic', parameters: { realm: 'ccgate' } }],
+    });
   });
 
   test('openid-client v6: discovery (algorithm oauth2) + clientCredentialsGrant, introspection, revocation', async () => {
-    const out = await runInterop('openid-client.mjs', { issuer: issuer.issuer, clientId: client.clientId, clientSecret: client.clientSecret, scope: 'reports:read reports:write' });
+    const out = await runInterop('openid-client.mjs', {
+      issuer: issuer.issuer,
+      clientId: client.clientId,
+      clientSecret: client.clientSecret,
+      scope: 'reports:read reports:write',
+    });
     expect(out.failed).toBeUndefined();
     for (const method of ['client_secret_basic', 'client_secret_post']) {
       const result = out[method];

@@ -73,7 +73,11 @@ describe.each(['RS256', 'ES256'] as const)('interop: third-party validators acce
     expect(out.failed).toBeUndefined();
     expect(out.jwksUri).toBe(`${issuer.endpoints}/jwks`);
     const byName = Object.fromEntries(names.map((n, i) => [n, out.results[i]]));
-    expect(byName.good).toMatchObject({ ok: true, protectedHeader: { alg: algorithm, typ: 'at+jwt' }, payload: { client_id: client.clientId, scope: 'reports:read' } });
+    expect(byName.good).toMatchObject({
+      ok: true,
+      protectedHeader: { alg: algorithm, typ: 'at+jwt' },
+      payload: { client_id: client.clientId, scope: 'reports:read' },
+    });
     expect(byName.expired).toMatchObject({ ok: false, code: 'ERR_JWT_EXPIRED' });
     expect(byName.otherAudience).toMatchObject({ ok: false, code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'aud' } as Verdict);
     expect(byName.otherIssuer).toMatchObject({ ok: false, code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'iss' } as Verdict);
@@ -104,7 +108,10 @@ describe('interop: express-oauth2-jwt-bearer protects an Express route with ccga
   let api: Listening;
 
   const errors: ErrorRequestHandler = (err: { status?: number; code?: string; headers?: Record<string, string> }, _req, res, _next) => {
-    res.status(err.status ?? 500).set(err.headers ?? {}).json({ error: err.code ?? 'server_error' });
+    res
+      .status(err.status ?? 500)
+      .set(err.headers ?? {})
+      .json({ error: err.code ?? 'server_error' });
   };
 
   beforeAll(async () => {
@@ -113,7 +120,13 @@ describe('interop: express-oauth2-jwt-bearer protects an Express route with ccga
     zoo = await tokenZoo(issuer, client);
     const app = express();
     const discovered = jwtBearer.auth({ issuerBaseURL: issuer.issuer, audience: API_AUDIENCE, tokenSigningAlg: 'RS256', strict: true });
-    const configured = jwtBearer.auth({ issuer: issuer.issuer, jwksUri: `${issuer.endpoints}/jwks`, audience: API_AUDIENCE, tokenSigningAlg: 'RS256', strict: true });
+    const configured = jwtBearer.auth({
+      issuer: issuer.issuer,
+      jwksUri: `${issuer.endpoints}/jwks`,
+      audience: API_AUDIENCE,
+      tokenSigningAlg: 'RS256',
+      strict: true,
+    });
     const discoveredNoAlg = jwtBearer.auth({ issuerBaseURL: issuer.issuer, audience: API_AUDIENCE, strict: true });
     const show: RequestHandler = (req, res) => res.json({ sub: (req as unknown as { auth: { payload: { sub: string } } }).auth.payload.sub });
     app.get('/discovered/reports', discovered, jwtBearer.requiredScopes('reports:read'), show);

@@ -129,7 +129,7 @@ describe('RFC 7662 token introspection', () => {
     expect((await introspect(issuer, resourceServer, { token })).json().active).toBe(true);
   });
 
-  test("§2.2: tokens of a deleted client are {active:false}", async () => {
+  test('§2.2: tokens of a deleted client are {active:false}', async () => {
     const client = await seedClient(issuer.auth);
     const token = await issueToken(issuer, client);
     await issuer.auth.registry.deleteClient(client.clientId);

@@ -5,7 +5,6 @@ import { seedClient } from '../support/clients';
 import { startIssuer, type TestIssuer } from '../support/servers';
 import { METADATA_PATH } from '../support/constants';
 
-
 describe('RFC 8414 authorization server metadata', () => {
   let issuer: TestIssuer;
   beforeAll(async () => {

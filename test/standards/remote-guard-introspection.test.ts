@@ -11,7 +11,6 @@ import { decodeJwt } from '../support/jwt';
 import { seedClient, type SeededClient } from '../support/clients';
 import { startApi, startIssuer, startRemoteApi, type TestIssuer } from '../support/servers';
 
-
 describe('remoteGuard (introspection mode)', () => {
   let issuer: TestIssuer;
   let client: SeededClient;
@@ -101,7 +100,13 @@ describe('remoteGuard (introspection mode)', () => {
     const rs2 = await seedClient(shortLived.auth, ['ccgate:introspect']);
     const c2 = await seedClient(shortLived.auth);
     const counter = countingFetch();
-    const api = await startRemoteApi(shortLived, { mode: 'introspection', clientId: rs2.clientId, clientSecret: rs2.clientSecret, introspectionCacheSeconds: 3600, fetch: counter.fetch });
+    const api = await startRemoteApi(shortLived, {
+      mode: 'introspection',
+      clientId: rs2.clientId,
+      clientSecret: rs2.clientSecret,
+      introspectionCacheSeconds: 3600,
+      fetch: counter.fetch,
+    });
     try {
       const token = await issueToken(shortLived, c2);
       expect((await callApi(`${api.origin}/reports`, token)).status).toBe(200);
@@ -181,7 +186,10 @@ describe('remoteGuard (introspection mode)', () => {
 
   test('an explicit introspectionEndpoint skips discovery; a disabled client is refused at once (cache 0)', async () => {
     const counter = countingFetch();
-    const api = await startRemoteApi(issuer, introspecting({ introspectionEndpoint: `${issuer.endpoints}/introspect`, introspectionCacheSeconds: 0, fetch: counter.fetch }));
+    const api = await startRemoteApi(
+      issuer,
+      introspecting({ introspectionEndpoint: `${issuer.endpoints}/introspect`, introspectionCacheSeconds: 0, fetch: counter.fetch }),
+    );
     try {
       const c = await seedClient(issuer.auth);
       const token = await issueToken(issuer, c);

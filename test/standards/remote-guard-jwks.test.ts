@@ -12,7 +12,6 @@ import { claimsFrom, decodeJwt, foreignKey, kidOf, signJws } from '../support/jw
 import { seedClient, type SeededClient } from '../support/clients';
 import { startApi, startIssuer, startRemoteApi, type TestApi, type TestIssuer } from '../support/servers';
 
-
 const attacker = foreignKey();
 
 /** A token for the issuer's identity signed with a key it never published, kid of our choosing. */

@@ -170,7 +170,12 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
 
     // A token the old key signed that outlives removeAfter (forged with the real old private key),
     // to see which keys the guard still accepts.
-    const probe = signJws(oldKey.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: oldKid }, claimsFrom(issuer.issuer, client.clientId, { exp: removeAfter + 3600 }));
+    const probe = signJws(
+      oldKey.privateKeyPem,
+      'RS256',
+      { alg: 'RS256', typ: 'at+jwt', kid: oldKid },
+      claimsFrom(issuer.issuer, client.clientId, { exp: removeAfter + 3600 }),
+    );
     expect((await callApi(`${api.origin}/reports`, probe)).status).toBe(200);
     expect(await publishedKids(issuer)).toContain(oldKid);
 
@@ -179,7 +184,15 @@ describe('key rotation under traffic, remote guard in JWKS mode', () => {
       expect(await publishedKids(issuer)).not.toContain(oldKid);
       const fresh = await issueToken(issuer, client);
       expect((await callApi(`${api.origin}/reports`, fresh)).status).toBe(200);
-      const res = await callApi(`${api.origin}/reports`, signJws(oldKey.privateKeyPem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: oldKid }, claimsFrom(issuer.issuer, client.clientId, { exp: removeAfter + 3600 })));
+      const res = await callApi(
+        `${api.origin}/reports`,
+        signJws(
+          oldKey.privateKeyPem,
+          'RS256',
+          { alg: 'RS256', typ: 'at+jwt', kid: oldKid },
+          claimsFrom(issuer.issuer, client.clientId, { exp: removeAfter + 3600 }),
+        ),
+      );
       expect(res.status).toBe(401);
     } finally {
       spy.mockRestore();

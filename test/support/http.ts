@@ -84,18 +84,22 @@ export interface RawRequestOptions {
  * values (e.g. two Authorization lines), body bytes sent as given.
  */
 export function rawRequest(app: http.RequestListener, options: RawRequestOptions): Promise<RawResponse> {
-  return withListening(app, ({ port }) => new Promise<RawResponse>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, agent: false });
-    for (const [name, value] of Object.entries(options.headers ?? {})) req.setHeader(name, value);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(rawResponse(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'))));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  }));
+  return withListening(
+    app,
+    ({ port }) =>
+      new Promise<RawResponse>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, agent: false });
+        for (const [name, value] of Object.entries(options.headers ?? {})) req.setHeader(name, value);
+        req.on('response', (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(rawResponse(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'))));
+          res.on('error', reject);
+        });
+        req.on('error', reject);
+        req.end(options.body);
+      }),
+  );
 }
 
 /**
@@ -104,49 +108,53 @@ export function rawRequest(app: http.RequestListener, options: RawRequestOptions
  * a Host line is added unless `head` has one, then Connection: close, and Content-Length for a body.
  */
 export function rawSocketRequest(app: http.RequestListener, head: string[], body: Buffer | string = ''): Promise<RawResponse> {
-  return withListening(app, ({ port }) => new Promise<RawResponse>((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    let done = false;
-    // Settles once the whole response is in (Content-Length or the last chunk), or on close: the
-    // server may keep the socket open waiting for a request body it will never read.
-    const settle = (final: boolean): void => {
-      if (done) return;
-      const raw = Buffer.concat(chunks);
-      const split = raw.indexOf('\r\n\r\n');
-      if (split === -1) {
-        if (final) reject(new Error(`no HTTP response: ${raw.toString('latin1')}`));
-        return;
-      }
-      const headLines = raw.subarray(0, split).toString('latin1').split('\r\n');
-      const status = Number(headLines[0].split(' ')[1]);
-      const headers: http.IncomingHttpHeaders = {};
-      for (const line of headLines.slice(1)) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      const rest = raw.subarray(split + 4);
-      const chunked = /chunked/i.test(String(headers['transfer-encoding']));
-      const length = Number(headers['content-length'] ?? NaN);
-      const complete = chunked ? rest.includes('\r\n0\r\n\r\n') || rest.subarray(0, 5).toString() === '0\r\n\r\n' : rest.length >= length;
-      if (!complete && !final) return;
-      done = true;
-      socket.destroy();
-      resolve(rawResponse(status, headers, chunked ? dechunk(rest.toString('utf8')) : rest.toString('utf8')));
-    };
-    socket.on('data', (c: Buffer) => {
-      chunks.push(c);
-      settle(false);
-    });
-    socket.on('error', (err) => (done ? undefined : reject(err)));
-    socket.on('close', () => settle(true));
-    const payload = Buffer.from(body);
-    const lines = [...head];
-    if (!head.some((line) => /^host:/i.test(line))) lines.push(`Host: 127.0.0.1:${port}`);
-    lines.push('Connection: close');
-    if (payload.length > 0) lines.push(`Content-Length: ${payload.length}`);
-    socket.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), payload]));
-  }));
+  return withListening(
+    app,
+    ({ port }) =>
+      new Promise<RawResponse>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        const chunks: Buffer[] = [];
+        let done = false;
+        // Settles once the whole response is in (Content-Length or the last chunk), or on close: the
+        // server may keep the socket open waiting for a request body it will never read.
+        const settle = (final: boolean): void => {
+          if (done) return;
+          const raw = Buffer.concat(chunks);
+          const split = raw.indexOf('\r\n\r\n');
+          if (split === -1) {
+            if (final) reject(new Error(`no HTTP response: ${raw.toString('latin1')}`));
+            return;
+          }
+          const headLines = raw.subarray(0, split).toString('latin1').split('\r\n');
+          const status = Number(headLines[0].split(' ')[1]);
+          const headers: http.IncomingHttpHeaders = {};
+          for (const line of headLines.slice(1)) {
+            const colon = line.indexOf(':');
+            headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+          }
+          const rest = raw.subarray(split + 4);
+          const chunked = /chunked/i.test(String(headers['transfer-encoding']));
+          const length = Number(headers['content-length'] ?? NaN);
+          const complete = chunked ? rest.includes('\r\n0\r\n\r\n') || rest.subarray(0, 5).toString() === '0\r\n\r\n' : rest.length >= length;
+          if (!complete && !final) return;
+          done = true;
+          socket.destroy();
+          resolve(rawResponse(status, headers, chunked ? dechunk(rest.toString('utf8')) : rest.toString('utf8')));
+        };
+        socket.on('data', (c: Buffer) => {
+          chunks.push(c);
+          settle(false);
+        });
+        socket.on('error', (err) => (done ? undefined : reject(err)));
+        socket.on('close', () => settle(true));
+        const payload = Buffer.from(body);
+        const lines = [...head];
+        if (!head.some((line) => /^host:/i.test(line))) lines.push(`Host: 127.0.0.1:${port}`);
+        lines.push('Connection: close');
+        if (payload.length > 0) lines.push(`Content-Length: ${payload.length}`);
+        socket.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), payload]));
+      }),
+  );
 }
 
 function dechunk(text: string): string {

@@ -119,7 +119,9 @@ export async function realKey(server: { auth: Ccgate }): Promise<RealKey> {
   const keys = await server.auth.registry.listKeys();
   const key = keys.find((k) => k.status === 'active') ?? keys[0];
   if (!key) throw new Error('no signing key yet');
-  const publicKeyPem = createPublicKey({ key: { ...key.publicJwk } as any, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString();
+  const publicKeyPem = createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString();
   return { kid: key.kid, privateKeyPem: key.privateKeyPem, publicKeyPem, publicJwk: key.publicJwk };
 }
 
@@ -128,5 +130,5 @@ export async function realKey(server: { auth: Ccgate }): Promise<RealKey> {
  * overrides members): with the real key, only what the caller changes is wrong.
  */
 export function forge(key: { kid: string; privateKeyPem: string }, payload: Record<string, unknown>, header: Record<string, unknown> = {}): string {
-  return jwt.sign(payload, key.privateKeyPem, { algorithm: 'RS256', header: { alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header } as jwt.JwtHeader });
+  return jwt.sign(payload, key.privateKeyPem, { algorithm: 'RS256', header: { alg: 'RS256', typ: 'at+jwt', kid: key.kid, ...header } });
 }

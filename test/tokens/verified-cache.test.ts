@@ -4,8 +4,7 @@ import { AccessTokenVerifier, VerifiedTokenCache, type AccessTokenClaims, type V
 import { ISSUER } from '../support/constants';
 import { claimsFor, signJws } from '../support/jwt';
 
-const claims = (jti: string, exp = 2_000_000_000): AccessTokenClaims =>
-  ({ iss: 'i', sub: 'c', aud: 'a', exp, iat: exp - 60, jti, client_id: 'c', scope: 's' }) as AccessTokenClaims;
+const claims = (jti: string, exp = 2_000_000_000): AccessTokenClaims => ({ iss: 'i', sub: 'c', aud: 'a', exp, iat: exp - 60, jti, client_id: 'c', scope: 's' });
 
 /** Per-entry cost in the cache's accounting: 2 bytes per character plus a fixed overhead. */
 const OVERHEAD = 600;

@@ -1,10 +1,10 @@
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { MAX_SECRET_BYTES, MIN_SECRET_BYTES, type ClientRecord } from '../../registry';
-import { durationArg, examples, splitList } from '../args';
+import { durationArg, examples, listArg } from '../args';
 import { withRegistry } from '../context';
 import { formatDuration } from '../duration';
-import { CliError, usageError } from '../errors';
+import { CliError, usageError } from '../../errors';
 import { formatList, formatTime, printFields, printLine, printNotice, printTable } from '../output';
 
 interface SecretOptions {
@@ -95,7 +95,7 @@ export function registerClientCommands(program: Command): void {
     .description('create a client; prints its client_id and (once) its secret')
     .argument('<name>', 'a human-readable name (1-200 characters)')
     .option('--groups <groups>', 'groups the client belongs to, comma- or space-separated')
-    .addOption(new Option('--ttl <seconds>', 'access token lifetime in seconds or as 90s/30m/24h, at most 24h (default: the server\'s)').argParser(durationArg))
+    .addOption(new Option('--ttl <seconds>', "access token lifetime in seconds or as 90s/30m/24h, at most 24h (default: the server's)").argParser(durationArg))
     .addOption(new Option('--public', 'a public client: no secret').conflicts(['secret', 'secretStdin']));
   for (const option of secretOptions()) create.addOption(option);
   create
@@ -115,7 +115,7 @@ export function registerClientCommands(program: Command): void {
           const created = await registry.createClient({
             name,
             type: opts.public ? 'public' : 'confidential',
-            groups: splitList(opts.groups ?? ''),
+            groups: listArg(opts.groups ?? ''),
             tokenTtl: opts.ttl ?? null,
             secret: await chosenSecret(opts),
           });
@@ -182,9 +182,7 @@ export function registerClientCommands(program: Command): void {
     .command('rotate-secret')
     .description('give a confidential client a new secret; prints it once')
     .argument('<id>', 'client_id')
-    .addOption(
-      new Option('--overlap <duration>', 'keep the previous secret valid this long (seconds or 90s/30m/24h/7d)').argParser(durationArg).default(0),
-    );
+    .addOption(new Option('--overlap <duration>', 'keep the previous secret valid this long (seconds or 90s/30m/24h/7d)').argParser(durationArg).default(0));
   for (const option of secretOptions()) rotate.addOption(option);
   rotate
     .addHelpText(
@@ -226,7 +224,7 @@ export function registerClientCommands(program: Command): void {
       .argument('<group...>', 'group names')
       .action((id: string, groups: string[], _opts: object, cmd: Command) =>
         withRegistry(cmd, async ({ registry, out }) => {
-          const names = splitList(groups);
+          const names = listArg(groups);
           const updated = await (verb === 'add-group' ? registry.addClientGroups(id, names) : registry.removeClientGroups(id, names));
           out.emit(clientJson(updated), () =>
             printLine(`Client ${id} is now in groups: ${formatList(updated.groups, '(none)')}; scopes: ${formatList(updated.scopes, '(none)')}`),

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { RegistryError, type GroupRecord } from '../../registry';
-import { examples, splitList } from '../args';
+import type { GroupRecord } from '../../registry';
+import { examples, listArg } from '../args';
 import { withRegistry } from '../context';
-import { CliError } from '../errors';
+import { CliError, RegistryError } from '../../errors';
 import { formatList, formatTime, printFields, printLine, printTable } from '../output';
 
 function groupJson(g: GroupRecord) {
@@ -19,9 +19,7 @@ function printGroup(g: GroupRecord): void {
 }
 
 export function registerGroupCommands(program: Command): void {
-  const group = program
-    .command('group')
-    .description('manage groups: named sets of scopes that clients receive through membership');
+  const group = program.command('group').description('manage groups: named sets of scopes that clients receive through membership');
 
   group
     .command('create')
@@ -33,7 +31,7 @@ export function registerGroupCommands(program: Command): void {
       withRegistry(
         cmd,
         async ({ registry, out }) => {
-          const created = await registry.createGroup(name, splitList(opts.scopes ?? ''));
+          const created = await registry.createGroup(name, listArg(opts.scopes ?? ''));
           out.emit(groupJson(created), () => printLine(`Created group "${created.name}" with scopes: ${formatList(created.scopes, '(none)')}`));
         },
         { mayCreate: true },
@@ -76,7 +74,7 @@ export function registerGroupCommands(program: Command): void {
     .addHelpText('after', examples('ccgate group add-scope reporting reports:export'))
     .action((name: string, scopes: string[], _opts: object, cmd: Command) =>
       withRegistry(cmd, async ({ registry, out }) => {
-        const updated = await registry.addGroupScopes(name, splitList(scopes));
+        const updated = await registry.addGroupScopes(name, listArg(scopes));
         out.emit(groupJson(updated), () => printLine(`Group "${name}" now grants: ${formatList(updated.scopes, '(none)')}`));
       }),
     );
@@ -89,7 +87,7 @@ export function registerGroupCommands(program: Command): void {
     .addHelpText('after', examples('ccgate group remove-scope reporting reports:write'))
     .action((name: string, scopes: string[], _opts: object, cmd: Command) =>
       withRegistry(cmd, async ({ registry, out }) => {
-        const updated = await registry.removeGroupScopes(name, splitList(scopes));
+        const updated = await registry.removeGroupScopes(name, listArg(scopes));
         out.emit(groupJson(updated), () => printLine(`Group "${name}" now grants: ${formatList(updated.scopes, '(none)')}`));
       }),
     );

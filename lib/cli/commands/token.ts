@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { MAX_TOKEN_TTL_SECONDS } from '../../registry';
 import { examples, integerArg } from '../args';
 import { withRegistry } from '../context';
-import { usageError } from '../errors';
+import { usageError } from '../../errors';
 import { formatTime, printLine } from '../output';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -44,7 +44,7 @@ export function registerTokenCommands(program: Command): void {
     .command('revoke')
     .description('revoke an access token, given as its jti or as the whole JWT')
     .argument('<jti-or-jwt>', "the token's jti claim, or the access token itself (decoded, not verified)")
-    .option('--client <id>', 'client_id the token was issued to (default: the JWT\'s client_id claim)')
+    .option('--client <id>', "client_id the token was issued to (default: the JWT's client_id claim)")
     .addOption(
       new Option('--expires-at <unix>', `when the token expires, in Unix seconds (default: the JWT's exp, else now + ${MAX_TOKEN_TTL_SECONDS}s)`).argParser(
         integerArg,

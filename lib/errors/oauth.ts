@@ -1,7 +1,7 @@
 /**
- * OAuth errors: one class per error code, each knowing its HTTP status, its JSON body
- * (RFC 6749 §5.2, RFC 6750 §3) and, where the RFC asks for one, its WWW-Authenticate challenge.
- * Nothing here knows Express: `respond` takes the two response methods it needs.
+ * OAuth errors: each knows its HTTP status, its JSON body (RFC 6749 §5.2) and, where the RFC asks
+ * for one, its WWW-Authenticate challenge. Nothing here knows Express: `respondWithError` takes the
+ * three response methods it needs.
  */
 
 /** Codes of RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 and RFC 6749 §4.1.2.1 (temporarily_unavailable). */
@@ -54,16 +54,11 @@ export class OAuthError extends Error {
 /** RFC 6749 §5.2: every code is 400 but invalid_client, which is 401 when the client tried HTTP auth. */
 export class TokenEndpointError extends OAuthError {}
 
-export const invalidRequest = (description: string): TokenEndpointError =>
-  new TokenEndpointError(400, 'invalid_request', description);
-export const unsupportedGrantType = (description: string): TokenEndpointError =>
-  new TokenEndpointError(400, 'unsupported_grant_type', description);
-export const unauthorizedClient = (description: string): TokenEndpointError =>
-  new TokenEndpointError(400, 'unauthorized_client', description);
-export const invalidScope = (description: string): TokenEndpointError =>
-  new TokenEndpointError(400, 'invalid_scope', description);
-export const unsupportedTokenType = (description: string): TokenEndpointError =>
-  new TokenEndpointError(400, 'unsupported_token_type', description);
+export const invalidRequest = (description: string): TokenEndpointError => new TokenEndpointError(400, 'invalid_request', description);
+export const unsupportedGrantType = (description: string): TokenEndpointError => new TokenEndpointError(400, 'unsupported_grant_type', description);
+export const unauthorizedClient = (description: string): TokenEndpointError => new TokenEndpointError(400, 'unauthorized_client', description);
+export const invalidScope = (description: string): TokenEndpointError => new TokenEndpointError(400, 'invalid_scope', description);
+export const unsupportedTokenType = (description: string): TokenEndpointError => new TokenEndpointError(400, 'unsupported_token_type', description);
 export const serverError = (description = 'The server could not complete the request.'): TokenEndpointError =>
   new TokenEndpointError(500, 'server_error', description);
 export const temporarilyUnavailable = (description: string, retryAfterSeconds: number, status = 503): TokenEndpointError =>
@@ -78,69 +73,17 @@ export const tooManyFailedAttempts = (retryAfterSeconds: number): TokenEndpointE
     'Retry-After': String(retryAfterSeconds),
   });
 
+/** RFC 7235 quoted-string: escape backslash and double quote; our texts never hold control chars. */
+export function quote(value: string): string {
+  return value.replace(/[\\"]/g, (ch) => `\\${ch}`);
+}
+
 /**
  * RFC 6749 §5.2: 401 with a challenge for the scheme the client used. We always answer 401 (also for
  * body credentials) so an unknown client, a wrong secret and a wrong method look the same.
  */
 export const invalidClient = (realm: string, description = 'Client authentication failed.'): TokenEndpointError =>
   new TokenEndpointError(401, 'invalid_client', description, { 'WWW-Authenticate': `Basic realm="${quote(realm)}"` });
-
-// ---- Bearer token errors (RFC 6750 §3) ----
-
-export interface BearerChallenge {
-  realm: string;
-  /** Space-delimited scopes the resource needs (RFC 6750 §3 `scope` attribute). */
-  scope?: string;
-}
-
-/** RFC 6750 §3: every bearer error carries `WWW-Authenticate: Bearer realm=..., error=...`. */
-export class BearerError extends OAuthError {
-  constructor(status: number, code: OAuthErrorCode | null, description: string, challenge: BearerChallenge) {
-    super(status, code, description, { 'WWW-Authenticate': bearerChallenge(code, description, challenge) });
-  }
-}
-
-/** RFC 6750 §3.1: no credentials at all: 401 and a challenge with no error code. */
-export class MissingTokenError extends BearerError {
-  constructor(challenge: BearerChallenge) {
-    super(401, null, 'A bearer token is required.', challenge);
-  }
-}
-
-/** RFC 6750 §3.1 invalid_request: 400. */
-export class InvalidBearerRequestError extends BearerError {
-  constructor(description: string, challenge: BearerChallenge) {
-    super(400, 'invalid_request', description, challenge);
-  }
-}
-
-/** RFC 6750 §3.1 invalid_token: 401. */
-export class InvalidTokenError extends BearerError {
-  constructor(description: string, challenge: BearerChallenge) {
-    super(401, 'invalid_token', description, challenge);
-  }
-}
-
-/** RFC 6750 §3.1 insufficient_scope: 403, with the scope the resource needs. */
-export class InsufficientScopeError extends BearerError {
-  constructor(description: string, challenge: BearerChallenge) {
-    super(403, 'insufficient_scope', description, challenge);
-  }
-}
-
-function bearerChallenge(code: OAuthErrorCode | null, description: string, c: BearerChallenge): string {
-  const parts = [`realm="${quote(c.realm)}"`];
-  if (code !== null) {
-    parts.push(`error="${code}"`, `error_description="${quote(description)}"`);
-    if (c.scope) parts.push(`scope="${quote(c.scope)}"`);
-  }
-  return `Bearer ${parts.join(', ')}`;
-}
-
-/** RFC 7235 quoted-string: escape backslash and double quote; our texts never hold control chars. */
-function quote(value: string): string {
-  return value.replace(/[\\"]/g, (ch) => `\\${ch}`);
-}
 
 /** The few response methods `respondWithError` needs (an Express Response satisfies it). */
 export interface ErrorResponseSink {

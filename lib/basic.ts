@@ -1,11 +1,9 @@
 /**
  * HTTP Basic client credentials, RFC 6749 §2.3.1 with RFC 7617: the client id and secret are each
- * form-urlencoded, joined by the first ':' (a secret may contain ':'), then base64-encoded.
+ * form-urlencoded, joined by the first ':' (a secret may contain ':'), then base64-encoded. The
+ * issuer decodes them; the remote guard encodes its own for introspection.
  */
-export type BasicParse =
-  | { kind: 'absent' }
-  | { kind: 'credentials'; clientId: string; clientSecret: string }
-  | { kind: 'malformed'; reason: string };
+export type BasicParse = { kind: 'absent' } | { kind: 'credentials'; clientId: string; clientSecret: string } | { kind: 'malformed'; reason: string };
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
@@ -14,6 +12,16 @@ export const MAX_BASIC_LENGTH = 1024;
 
 export function isBasicAuthorization(header: string | undefined): header is string {
   return header !== undefined && /^basic(\s|$)/i.test(header);
+}
+
+/** RFC 6749 Appendix B form-urlencoding: as encodeURIComponent, with space as '+'. */
+function formEncode(value: string): string {
+  return encodeURIComponent(value).replace(/%20/g, '+');
+}
+
+/** The Authorization header value for client_secret_basic. */
+export function basicAuthorization(clientId: string, secret: string): string {
+  return `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(secret)}`).toString('base64')}`;
 }
 
 function formDecode(value: string): string | null {

@@ -1,0 +1,33 @@
+/**
+ * Every default value of every option, in one place. Option resolution (options.ts for ccgate(),
+ * guard/options.ts for the guards) and the public classes that can be built on their own read them
+ * from here; no module writes a default of its own.
+ */
+export const DEFAULTS = {
+  /** RFC 6750 §3 / RFC 7235 realm of every challenge. */
+  realm: 'ccgate',
+  /** Access token lifetime in seconds. */
+  tokenLifetimeSeconds: 900,
+  algorithm: 'RS256',
+  /** Clock skew allowed on exp / nbf / iat, in seconds. */
+  clockToleranceSeconds: 5,
+  bcryptCost: 10,
+  /** bcrypt compares allowed to wait for a worker. */
+  bcryptQueue: 64,
+  maxBodyBytes: 8192,
+  /** Longest access token the guards read, in characters. */
+  maxTokenLength: 4096,
+  mountPath: '/oauth',
+  /** Seconds validators may cache the JWKS and the metadata. */
+  jwksMaxAgeSeconds: 300,
+  /** Extra lead of a rotated key beyond the JWKS max-age, so every cached copy has it in time. */
+  rotationLeadMarginSeconds: 60,
+  introspectScope: 'ccgate:introspect',
+  guardErrors: 'respond',
+  verifiedCache: { maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 },
+  throttle: { maxFailuresPerClient: 10, maxFailuresPerAddress: 50, windowSeconds: 300, maxKeys: 100_000, lockedDelayMs: 1000 },
+  /** The remote guard's calls to the issuer. */
+  remote: { timeoutMs: 5000, jwksCooldownSeconds: 30, jwksMaxAgeSeconds: 600, introspectionCacheSeconds: 30 },
+  /** Milliseconds a SQLite write waits for another process's lock. */
+  sqliteBusyTimeoutMs: 5000,
+} as const;

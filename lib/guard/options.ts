@@ -1,0 +1,134 @@
+import { DEFAULTS } from '../defaults';
+import { ConfigurationError } from '../errors';
+import type { AuditEvents } from '../events';
+import { DEFAULT_ALGORITHMS, type SigningAlgorithm, type VerifiedCacheOptions, type VerifierOptions } from '../tokens';
+import type { FetchLike } from './http-json';
+import type { IntrospectionOptions } from './remote-introspection';
+import type { RemoteJwksOptions } from './remote-jwks';
+
+export interface GuardOptions {
+  /** RFC 6750 §3 realm in WWW-Authenticate (default "ccgate"). */
+  realm?: string;
+  /**
+   * 'respond' (default): the guard answers errors itself, RFC 6750 §3 status, WWW-Authenticate and
+   * JSON body. 'next': it passes them to `next(err)` (OAuthError instances) for the app's own error
+   * middleware; ccgate's `errorHandler` answers them the same way as 'respond'.
+   */
+  errors?: 'respond' | 'next';
+  /** Audit events (token.rejected, scope.denied); default none. */
+  events?: AuditEvents;
+}
+
+/** What the guard runs with: every default applied. */
+export interface ResolvedGuardOptions {
+  realm: string;
+  errors: 'respond' | 'next';
+  events?: AuditEvents;
+}
+
+export function resolveGuardOptions(options: GuardOptions): ResolvedGuardOptions {
+  const errors = options.errors ?? DEFAULTS.guardErrors;
+  if (errors !== 'respond' && errors !== 'next') throw new ConfigurationError('errors', `errors must be 'respond' or 'next', got "${String(errors)}"`);
+  return { realm: options.realm ?? DEFAULTS.realm, errors, events: options.events };
+}
+
+interface RemoteGuardBase extends GuardOptions {
+  /** The issuer's identifier, exactly as in its tokens' `iss` and its metadata. */
+  issuer: string;
+  /** This API's audience: tokens must name it in `aud`. */
+  audience: string | string[];
+  /** Timeout of each call to the issuer in ms (default 5000). */
+  timeoutMs?: number;
+  /** fetch implementation (default the global fetch). */
+  fetch?: FetchLike;
+}
+
+/** Verify signatures locally with the issuer's published keys (RFC 7517 JWKS). */
+export interface JwksRemoteGuardOptions extends RemoteGuardBase {
+  mode?: 'jwks';
+  /** Key set URL; default discovered from the issuer's RFC 8414 metadata. */
+  jwksUri?: string;
+  /** Least seconds between refetches caused by unknown kids (default 30). */
+  jwksCooldown?: number;
+  /** Seconds after which the key set is refreshed (default 600). */
+  jwksMaxAge?: number;
+  /** Accepted algorithms (default RS256, ES256). */
+  algorithms?: SigningAlgorithm[];
+  /** Seconds of clock skew allowed (default 5). */
+  clockTolerance?: number;
+  /** Cache of verified tokens. */
+  verifiedTokenCache?: VerifiedCacheOptions;
+  /** Longest token read (default 4096). */
+  maxTokenLength?: number;
+  clientId?: never;
+  clientSecret?: never;
+  introspectionEndpoint?: never;
+  introspectionCacheSeconds?: never;
+}
+
+/** Ask the issuer about each token (RFC 7662 introspection). */
+export interface IntrospectionRemoteGuardOptions extends RemoteGuardBase {
+  mode: 'introspection';
+  /** This service's client id and secret at the issuer (it needs the introspection scope). */
+  clientId: string;
+  clientSecret: string;
+  /** Endpoint URL; default discovered from the issuer's metadata. */
+  introspectionEndpoint?: string;
+  /** Seconds a positive answer is reused (default 30, never past exp; 0 = ask every time). */
+  introspectionCacheSeconds?: number;
+  jwksUri?: never;
+  jwksCooldown?: never;
+  jwksMaxAge?: never;
+  algorithms?: never;
+  clockTolerance?: never;
+  verifiedTokenCache?: never;
+  maxTokenLength?: never;
+}
+
+/** The remote guard's options: one mode or the other, never a mix (a mix is a type error). */
+export type RemoteGuardOptions = JwksRemoteGuardOptions | IntrospectionRemoteGuardOptions;
+
+export type ResolvedRemoteGuardOptions =
+  { mode: 'jwks'; keys: RemoteJwksOptions; verifier: VerifierOptions } | { mode: 'introspection'; introspection: IntrospectionOptions };
+
+/** The validator side of the remote guard's options (the guard side goes through resolveGuardOptions). */
+export function resolveRemoteGuardOptions(options: RemoteGuardOptions): ResolvedRemoteGuardOptions {
+  const timeoutMs = options.timeoutMs ?? DEFAULTS.remote.timeoutMs;
+  const fetchImpl = options.fetch ?? fetch;
+  if (options.mode === 'introspection') {
+    // Checked at run time too: JavaScript callers have no type checker.
+    if (!options.clientId || !options.clientSecret) {
+      throw new ConfigurationError('clientId', 'introspection mode needs clientId and clientSecret');
+    }
+    const introspection: IntrospectionOptions = {
+      issuer: options.issuer,
+      audience: options.audience,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      introspectionEndpoint: options.introspectionEndpoint,
+      cacheSeconds: options.introspectionCacheSeconds ?? DEFAULTS.remote.introspectionCacheSeconds,
+      timeoutMs,
+      fetch: fetchImpl,
+    };
+    return { mode: 'introspection', introspection };
+  }
+  const algorithms = options.algorithms ?? [...DEFAULT_ALGORITHMS];
+  const keys: RemoteJwksOptions = {
+    issuer: options.issuer,
+    jwksUri: options.jwksUri,
+    algorithms,
+    cooldownSeconds: options.jwksCooldown ?? DEFAULTS.remote.jwksCooldownSeconds,
+    maxAgeSeconds: options.jwksMaxAge ?? DEFAULTS.remote.jwksMaxAgeSeconds,
+    timeoutMs,
+    fetch: fetchImpl,
+  };
+  const verifier: VerifierOptions = {
+    issuer: options.issuer,
+    audience: options.audience,
+    algorithms,
+    clockToleranceSeconds: options.clockTolerance,
+    maxTokenLength: options.maxTokenLength,
+    cache: options.verifiedTokenCache,
+  };
+  return { mode: 'jwks', keys, verifier };
+}
