@@ -30,4 +30,6 @@ export const DEFAULTS = {
   remote: { timeoutMs: 5000, jwksCooldownSeconds: 30, jwksMaxAgeSeconds: 600, introspectionCacheSeconds: 30 },
   /** Milliseconds a SQLite write waits for another process's lock. */
   sqliteBusyTimeoutMs: 5000,
+  /** Seconds between the registry's passes deleting expired revocations, replay entries and dead keys. */
+  pruneIntervalSeconds: 300,
 } as const;

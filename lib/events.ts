@@ -20,9 +20,17 @@ export type AuditEvent = Base &
     | { type: 'scope.denied'; clientId: string; requested: string; where: 'token_endpoint' | 'guard' }
     | { type: 'token.rejected'; reason: RejectionReason; where: 'guard' }
     | { type: 'token.introspected'; callerId: string; active: boolean; jti?: string }
-    | { type: 'token.revoked'; clientId: string; jti: string; via: 'revocation_endpoint' }
+    | { type: 'token.revoked'; clientId: string | null; jti: string; via: 'revocation_endpoint' | 'registry' }
     | { type: 'secret.rotated'; clientId: string; overlapSeconds: number }
+    | { type: 'key.created'; kid: string; alg: string }
     | { type: 'key.rotated'; kid: string; alg: string; activatesAt: number }
+    | { type: 'key.removed'; kids: string[] }
+    | { type: 'group.created'; name: string; scopes: string[] }
+    | { type: 'group.updated'; name: string; scopes: string[] }
+    | { type: 'group.deleted'; name: string }
+    | { type: 'client.created'; clientId: string; name: string; groups: string[] }
+    | { type: 'client.updated'; clientId: string; enabled: boolean; groups: string[] }
+    | { type: 'client.deleted'; clientId: string }
   );
 
 export type AuditEventType = AuditEvent['type'];

@@ -11,6 +11,22 @@ export class IssuerUnavailableError extends Error {
   }
 }
 
+/**
+ * The registry's database cannot be reached right now (refused or dropped connections, timeouts,
+ * a busy lock): a fast 503 temporarily_unavailable with Retry-After, never a 500 or a hang. Service
+ * resumes by itself when the database is back.
+ */
+export class RegistryUnavailableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds = 1,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RegistryUnavailableError';
+  }
+}
+
 /** Too much hashing already queued: the token endpoint answers 503 with Retry-After. */
 export class HasherBusyError extends Error {
   constructor() {

@@ -1,4 +1,5 @@
-import type { PublicJwk, SigningAlgorithm } from '../tokens';
+import type { SigningAlgorithm } from '../tokens';
+import type { KeyRow } from './storage';
 
 /** Records the registry hands out. Times are Unix seconds. */
 
@@ -82,17 +83,9 @@ export interface RevocationInput {
 /** Derived from the key's times: pending (published, not signing yet), active (signing), retired. */
 export type KeyStatus = 'pending' | 'active' | 'retired';
 
-export interface KeyRecord {
-  kid: string;
-  alg: SigningAlgorithm;
+/** A stored key with its lifecycle derived from the time of reading. */
+export interface KeyRecord extends KeyRow {
   status: KeyStatus;
-  privateKeyPem: string;
-  publicJwk: PublicJwk;
-  createdAt: number;
-  activatesAt: number;
-  retiresAt: number | null;
-  /** Latest `exp` of a token this key signed (recorded coarsely), null if none. */
-  signedUntil: number | null;
   /** When the key may leave the JWKS: null while it signs or may still sign. */
   removeAfter: number | null;
 }

@@ -1,0 +1,435 @@
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+import { setBounded } from '../bounded-map';
+import { DEFAULTS } from '../defaults';
+import { conflict, invalid, notFound, RegistryError } from '../errors';
+import type { AuditEventInput, AuditEvents } from '../events';
+import type { SigningAlgorithm, TokenStatus, TokenStatusSource } from '../tokens';
+import { currentKey, firstKeyChange, generateKey, KEY_USE_GRANULARITY_SECONDS, removableKids, rotationChange, toKeyRecord } from './key-lifecycle';
+import {
+  assertAcceptableSecret,
+  assertAlgorithm,
+  assertBcryptCost,
+  assertClientName,
+  assertClientType,
+  assertGrantTypes,
+  assertGroupName,
+  assertLeadSeconds,
+  assertOverlap,
+  assertRevocation,
+  assertScopes,
+  assertTokenTtl,
+} from './rules';
+import { generateClientId, generateSecret, hashSecret } from './secrets';
+import type { CredentialsRow, KeyChange, KeyRow, LimiterOptions, PruneCounts, RegistryStorage } from './storage';
+import type {
+  ClientCredentials,
+  ClientRecord,
+  CreatedClient,
+  GroupRecord,
+  KeyRecord,
+  NewClient,
+  RevocationInput,
+  RotateKeyOptions,
+  RotateSecretOptions,
+} from './types';
+
+export interface RegistryOptions {
+  /** bcrypt cost for new secrets (default 10). */
+  bcryptCost?: number;
+  /** Clock, in Unix seconds; tests pass their own. */
+  now?: () => number;
+  /** Where the audit events of changes go (client.created, key.rotated, ...); default nowhere. */
+  events?: AuditEvents;
+  /**
+   * Seconds between passes that delete expired revocations, replay entries, throttle rows and keys
+   * nobody can need (default 300; 0: never, e.g. for a short-lived process such as the CLI).
+   */
+  pruneIntervalSeconds?: number;
+}
+
+/** How a revocation was asked for, for its audit event. */
+export interface RevocationContext {
+  via?: 'revocation_endpoint' | 'registry';
+  requestId?: string;
+}
+
+/** Answers remembered between two registry changes (bounded; the oldest go first). */
+const MAX_CACHED = 10_000;
+/** Compare-and-set retries of a key change that lost a race with another instance. */
+const KEY_CHANGE_ATTEMPTS = 8;
+
+const systemNow = (): number => Math.floor(Date.now() / 1000);
+
+const assertKnown = <T>(value: T | null, what: string): T => {
+  if (value === null) throw notFound(what);
+  return value;
+};
+
+/**
+ * The registry: every domain rule (validation, ids and secrets, hashing, the signing-key lifecycle,
+ * pruning, audit events of changes) over a RegistryStorage that only stores. The issuer, the guard,
+ * the CLI and user code all go through it. Reads on the hot paths (token status, client
+ * credentials, keys) are cached until the storage's change feed announces a change.
+ */
+export class Registry implements TokenStatusSource {
+  private readonly bcryptCost: number;
+  private readonly now: () => number;
+  private readonly events: AuditEvents | undefined;
+  /** Moves on every announced change (and every write of our own): cached answers carry the value they were read at. */
+  private changeCount = 0;
+  /** Bumped when the feed cannot vouch for freshness: a number no cache was filled at. */
+  private unverified = 0;
+  private readonly statuses = new Map<string, { clientId: string; status: TokenStatus }>();
+  private statusesAt = -1;
+  private readonly credentialCache = new Map<string, { credentials: CredentialsRow; until: number }>();
+  private credentialsAt = -1;
+  private readonly unwatch: () => void;
+  private readonly pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly storage: RegistryStorage,
+    options: RegistryOptions = {},
+  ) {
+    this.bcryptCost = options.bcryptCost ?? DEFAULTS.bcryptCost;
+    assertBcryptCost(this.bcryptCost);
+    this.now = options.now ?? systemNow;
+    this.events = options.events;
+    this.unwatch = storage.changes.watch(() => this.changed());
+    const pruneSeconds = options.pruneIntervalSeconds ?? DEFAULTS.pruneIntervalSeconds;
+    if (pruneSeconds > 0) {
+      this.pruneTimer = setInterval(() => void this.pruneExpired().catch(() => undefined), pruneSeconds * 1000);
+      this.pruneTimer.unref();
+    }
+  }
+
+  /** Connects and migrates the storage (every other call waits for it too); throws while the database is unreachable. */
+  ready(): Promise<void> {
+    return this.storage.open();
+  }
+
+  /** Resolves when the database answers now (a readiness check). */
+  ping(): Promise<void> {
+    return this.storage.ping();
+  }
+
+  /**
+   * A number that moves whenever the registry may have changed: cheap and synchronous, for callers
+   * that cache what they read (the keyring). While the change feed cannot vouch for freshness it is
+   * new at every call, so nothing is served from a cache.
+   */
+  version(): number {
+    if (!this.storage.changes.current()) return -++this.unverified;
+    return this.changeCount;
+  }
+
+  /** Calls `listener` after every change this registry hears of; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    return this.storage.changes.watch(listener);
+  }
+
+  // ---- Groups ----
+
+  async createGroup(name: string, scopes: string[]): Promise<GroupRecord> {
+    assertGroupName(name);
+    assertScopes(scopes);
+    const group = await this.write(this.storage.groups.insert(name, [...new Set(scopes)], this.now()));
+    if (group === 'exists') throw conflict(`group "${name}" already exists`);
+    this.emit({ type: 'group.created', name, scopes: group.scopes });
+    return group;
+  }
+
+  listGroups(): Promise<GroupRecord[]> {
+    return this.storage.groups.list();
+  }
+
+  getGroup(name: string): Promise<GroupRecord | null> {
+    return this.storage.groups.get(name);
+  }
+
+  async addGroupScopes(name: string, scopes: string[]): Promise<GroupRecord> {
+    assertScopes(scopes);
+    const group = assertKnown(await this.write(this.storage.groups.addScopes(name, [...new Set(scopes)])), `group "${name}"`);
+    this.emit({ type: 'group.updated', name, scopes: group.scopes });
+    return group;
+  }
+
+  async removeGroupScopes(name: string, scopes: string[]): Promise<GroupRecord> {
+    const result = assertKnown(await this.write(this.storage.groups.removeScopes(name, [...new Set(scopes)])), `group "${name}"`);
+    if ('missing' in result) throw notFound(`scope ${quoted(result.missing)} in group "${name}"`);
+    this.emit({ type: 'group.updated', name, scopes: result.scopes });
+    return result;
+  }
+
+  /** Refuses while clients are members unless `force`. */
+  async deleteGroup(name: string, options: { force?: boolean } = {}): Promise<void> {
+    const result = await this.write(this.storage.groups.delete(name, options.force === true));
+    if (result === 'not_found') throw notFound(`group "${name}"`);
+    if (result !== 'deleted') throw conflict(`group "${name}" still has ${result.inUse} client(s); remove them first or force`);
+    this.emit({ type: 'group.deleted', name });
+  }
+
+  /** Every scope some group holds (RFC 8414 scopes_supported). */
+  listScopes(): Promise<string[]> {
+    return this.storage.groups.listScopes();
+  }
+
+  // ---- Clients ----
+
+  async createClient(input: NewClient): Promise<CreatedClient> {
+    const type = input.type ?? 'confidential';
+    const grantTypes = input.grantTypes ?? ['client_credentials'];
+    assertClientName(input.name);
+    assertClientType(type);
+    assertGrantTypes(grantTypes);
+    assertTokenTtl(input.tokenTtl);
+    const groups = [...new Set(input.groups ?? [])];
+    if (type === 'public' && input.secret !== undefined) throw invalid('a public client has no secret');
+    if (input.secret !== undefined) assertAcceptableSecret(input.secret);
+    const clientSecret = type === 'public' ? null : (input.secret ?? generateSecret());
+    // Hashed before the write: the transaction itself stays short and all-or-nothing.
+    const secretHash = clientSecret === null ? null : await hashSecret(clientSecret, this.bcryptCost);
+    const row = { clientId: generateClientId(), name: input.name, type, grantTypes, tokenTtl: input.tokenTtl ?? null, groups, secretHash, createdAt: this.now() };
+    const client = await this.write(this.storage.clients.insert(row));
+    if ('unknownGroup' in client) throw notFound(`group "${client.unknownGroup}"`);
+    this.emit({ type: 'client.created', clientId: client.clientId, name: client.name, groups: client.groups });
+    return { client, clientSecret };
+  }
+
+  listClients(): Promise<ClientRecord[]> {
+    return this.storage.clients.list(this.now());
+  }
+
+  getClient(clientId: string): Promise<ClientRecord | null> {
+    return this.storage.clients.get(clientId, this.now());
+  }
+
+  async setClientEnabled(clientId: string, enabled: boolean): Promise<ClientRecord> {
+    const client = assertKnown(await this.write(this.storage.clients.setEnabled(clientId, enabled, this.now())), `client "${clientId}"`);
+    this.emitClientUpdated(client);
+    return client;
+  }
+
+  /** A new secret, shown once. With `overlapSeconds` the previous one stays valid until then. */
+  async rotateClientSecret(clientId: string, options: RotateSecretOptions = {}): Promise<CreatedClient> {
+    const overlapSeconds = options.overlapSeconds ?? 0;
+    assertOverlap(overlapSeconds);
+    if (options.secret !== undefined) assertAcceptableSecret(options.secret);
+    const existing = assertKnown(await this.storage.clients.get(clientId, this.now()), `client "${clientId}"`);
+    if (existing.type !== 'confidential') throw invalid(`client "${clientId}" is public and has no secret`);
+    const clientSecret = options.secret ?? generateSecret();
+    const hash = await hashSecret(clientSecret, this.bcryptCost);
+    const client = assertKnown(await this.write(this.storage.clients.replaceSecret(clientId, hash, overlapSeconds, this.now())), `client "${clientId}"`);
+    this.emit({ type: 'secret.rotated', clientId, overlapSeconds });
+    return { client, clientSecret };
+  }
+
+  async deleteClient(clientId: string): Promise<void> {
+    if (!(await this.write(this.storage.clients.delete(clientId)))) throw notFound(`client "${clientId}"`);
+    this.emit({ type: 'client.deleted', clientId });
+  }
+
+  async addClientGroups(clientId: string, groups: string[]): Promise<ClientRecord> {
+    const result = assertKnown(await this.write(this.storage.clients.addGroups(clientId, [...new Set(groups)], this.now())), `client "${clientId}"`);
+    if ('unknownGroup' in result) throw notFound(`group "${result.unknownGroup}"`);
+    this.emitClientUpdated(result);
+    return result;
+  }
+
+  async removeClientGroups(clientId: string, groups: string[]): Promise<ClientRecord> {
+    const result = assertKnown(await this.write(this.storage.clients.removeGroups(clientId, [...new Set(groups)], this.now())), `client "${clientId}"`);
+    if ('notMember' in result) throw notFound(`membership of client "${clientId}" in group ${quoted(result.notMember)}`);
+    this.emitClientUpdated(result);
+    return result;
+  }
+
+  /**
+   * What client authentication needs (null for an unknown id), cached until the registry changes and
+   * never past the end of an overlapping secret.
+   */
+  async findClientCredentials(clientId: string): Promise<ClientCredentials | null> {
+    const at = this.version();
+    const now = this.now();
+    if (at !== this.credentialsAt) {
+      this.credentialCache.clear();
+      this.credentialsAt = at;
+    }
+    const cached = this.credentialCache.get(clientId);
+    if (cached && cached.until > now) return toCredentials(cached.credentials, now);
+    const row = await this.storage.clients.credentials(clientId, now);
+    if (row === null) return null;
+    // Filled only if nothing changed while we read: a change announced meanwhile may postdate the read.
+    if (this.version() === at) setBounded(this.credentialCache, clientId, { credentials: row, until: firstExpiry(row) }, MAX_CACHED);
+    return toCredentials(row, now);
+  }
+
+  // ---- Tokens ----
+
+  async revokeToken(input: RevocationInput, context: RevocationContext = {}): Promise<void> {
+    assertRevocation(input.jti, input.expiresAt);
+    const clientId = input.clientId ?? null;
+    await this.write(this.storage.revocations.insert({ jti: input.jti, clientId, expiresAt: input.expiresAt }, this.now()));
+    this.emit({ type: 'token.revoked', clientId, jti: input.jti, via: context.via ?? 'registry', requestId: context.requestId });
+  }
+
+  /**
+   * Asked by the guard on every request. Answers are reused until the registry changes: a revoke,
+   * disable or delete by any process (the CLI, another instance) is announced by the change feed.
+   */
+  async tokenStatus(jti: string, clientId: string): Promise<TokenStatus> {
+    const at = this.version();
+    if (at !== this.statusesAt) {
+      this.statuses.clear();
+      this.statusesAt = at;
+    }
+    // Keyed by jti (unique per token); the client is compared, not concatenated into the key.
+    const known = this.statuses.get(jti);
+    if (known !== undefined && known.clientId === clientId) return known.status;
+    const row = await this.storage.revocations.status(jti, clientId);
+    const status: TokenStatus = row.revoked ? 'revoked' : row.clientEnabled === null ? 'client_unknown' : row.clientEnabled ? 'active' : 'client_disabled';
+    if (this.version() === at) setBounded(this.statuses, jti, { clientId, status }, MAX_CACHED);
+    return status;
+  }
+
+  /** Drops revocations of tokens that have expired; returns how many. */
+  pruneRevocations(now = this.now()): Promise<number> {
+    return this.write(this.storage.revocations.prune(now));
+  }
+
+  /**
+   * Records a single-use identifier (a client assertion's or DPoP proof's jti) until `expiresAt`:
+   * false when it was seen before (a replay), on any instance sharing this registry.
+   */
+  useOnce(namespace: string, id: string, expiresAt: number): Promise<boolean> {
+    return this.storage.replay.use(namespace, id, expiresAt, this.now());
+  }
+
+  /** A counter family for the failure throttle, shared by every instance on this storage. */
+  limiter(options: LimiterOptions): RateLimiterAbstract {
+    return this.storage.limiter(options);
+  }
+
+  // ---- Signing keys ----
+
+  async listKeys(): Promise<KeyRecord[]> {
+    const now = this.now();
+    return (await this.storage.keys.list()).map((row) => toKeyRecord(row, now));
+  }
+
+  /** The key that signs now for `alg`, creating one on first use (several instances at once keep one). */
+  async ensureSigningKey(alg: SigningAlgorithm): Promise<KeyRecord> {
+    assertAlgorithm(alg);
+    let generated: KeyRow | undefined;
+    return this.changeKeys(alg, async (rows, now) => {
+      const current = currentKey(rows, alg, now);
+      if (current) return { result: toKeyRecord(current, now) };
+      generated ??= await generateKey(alg, now);
+      const change = firstKeyChange(rows, generated, now);
+      return { change, result: change.insert, created: true };
+    });
+  }
+
+  /** Adds a key that signs after `leadSeconds` and retires the current one then. */
+  async rotateKey(options: RotateKeyOptions): Promise<KeyRecord> {
+    assertAlgorithm(options.alg);
+    const leadSeconds = options.leadSeconds ?? 0;
+    assertLeadSeconds(leadSeconds);
+    const generated = await generateKey(options.alg, this.now());
+    const key = await this.changeKeys(options.alg, (rows, now) => {
+      const change = rotationChange(rows, generated, leadSeconds, now);
+      return Promise.resolve({ change, result: change.insert });
+    });
+    this.emit({ type: 'key.rotated', kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
+    return key;
+  }
+
+  /** Records that `kid` signed a token valid until `exp` (so its retirement waits for it). */
+  recordKeyUse(kid: string, exp: number): Promise<void> {
+    return this.write(this.storage.keys.recordUse(kid, exp + KEY_USE_GRANULARITY_SECONDS));
+  }
+
+  /** Removes retired keys whose last token has expired; returns how many. */
+  async pruneKeys(now = this.now()): Promise<number> {
+    const kids = removableKids(await this.storage.keys.list(), now);
+    if (kids.length === 0) return 0;
+    const removed = await this.write(this.storage.keys.delete(kids));
+    this.emit({ type: 'key.removed', kids });
+    return removed;
+  }
+
+  /** One pass of the prune timer: expired revocations, replay entries, throttle rows, dead keys. */
+  async pruneExpired(now = this.now()): Promise<PruneCounts & { keys: number }> {
+    const counts = (await this.storage.prune({ revocations: now, replay: now })) ?? { revocations: 0, replay: 0, throttle: 0 };
+    if (counts.revocations > 0) this.changed();
+    return { ...counts, keys: await this.pruneKeys(now) };
+  }
+
+  /** Stops the prune timer and closes the storage. */
+  async close(): Promise<void> {
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.unwatch();
+    await this.storage.close();
+  }
+
+  // ---- Internals ----
+
+  /**
+   * Reads the keys of `alg`, lets `decide` compute a change, and applies it only if those keys are
+   * still what was read (compare-and-set): concurrent rotations or first starts on several
+   * instances never leave two active keys. A lost race reads again and decides again.
+   */
+  private async changeKeys(
+    alg: SigningAlgorithm,
+    decide: (rows: KeyRow[], now: number) => Promise<{ change?: KeyChange; result: KeyRow | KeyRecord | null; created?: boolean }>,
+  ): Promise<KeyRecord> {
+    for (let attempt = 0; attempt < KEY_CHANGE_ATTEMPTS; attempt++) {
+      const now = this.now();
+      const { change, result, created } = await decide(await this.storage.keys.list(), now);
+      if (result === null) break;
+      if (!change || (await this.write(this.storage.keys.apply(change)))) {
+        if (created) this.emit({ type: 'key.created', kid: result.kid, alg });
+        return toKeyRecord(result, now);
+      }
+    }
+    throw new RegistryError('conflict', `the ${alg} signing keys kept changing during the update; try again`);
+  }
+
+  /** Awaits a write, then drops every cache at once: our own change is visible to our next read. */
+  private async write<T>(pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } finally {
+      this.changed();
+    }
+  }
+
+  private changed(): void {
+    this.changeCount++;
+  }
+
+  private emitClientUpdated(client: ClientRecord): void {
+    this.emit({ type: 'client.updated', clientId: client.clientId, enabled: client.enabled, groups: client.groups });
+  }
+
+  private emit(event: AuditEventInput): void {
+    this.events?.emit(event);
+  }
+}
+
+const quoted = (names: string[]): string => names.map((n) => `"${n}"`).join(', ');
+
+/** The end of the earliest overlapping secret: the cached row is wrong from then on. */
+function firstExpiry(row: CredentialsRow): number {
+  return Math.min(...row.secrets.map((s) => s.expiresAt ?? Infinity));
+}
+
+function toCredentials(row: CredentialsRow, now: number): ClientCredentials {
+  return {
+    clientId: row.clientId,
+    type: row.type,
+    grantTypes: row.grantTypes,
+    tokenTtl: row.tokenTtl,
+    enabled: row.enabled,
+    scopes: row.scopes,
+    secretHashes: row.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.hash),
+  };
+}
