@@ -1,9 +1,9 @@
 import type { ErrorRequestHandler, Router } from 'express';
 import { AuditEvents } from './events';
 import { createGuard, type Guard } from './guard';
-import { BcryptPool, createMetadataRouter, createTokenRouter, oauthErrorHandler, SecretVerifier } from './issuer';
-import { resolveOptions, type CcgateOptions } from './options';
-import { SqliteRegistry, type CreatedClient, type KeyRecord, type RegistryStore, type RotateSecretOptions } from './registry';
+import { BcryptPool, createMetadataRouter, createTokenRouter, LimiterThrottle, oauthErrorHandler, SecretVerifier } from './issuer';
+import { isFailureThrottle, resolveOptions, type CcgateOptions } from './options';
+import { openRegistry, type CreatedClient, type KeyRecord, type Registry, type RotateSecretOptions } from './registry';
 import { AccessTokenVerifier, Keyring, verifyingValidator, type SigningAlgorithm } from './tokens';
 
 export interface Ccgate extends Guard {
@@ -27,17 +27,23 @@ export interface Ccgate extends Guard {
   /** Audit events: auth.events.on('*', (e) => log(JSON.stringify(e))). */
   events: AuditEvents;
   /** The registry this instance uses (to create clients in code, or in tests). */
-  registry: RegistryStore;
-  /** Stops the bcrypt workers and closes the registry (if ccgate opened it). */
+  registry: Registry;
+  /**
+   * Resolves once the registry is open (connected and migrated) and a signing key exists for the
+   * configured algorithm; rejects while the database cannot be reached. Requests do not need it
+   * (they wait for the registry themselves): await it at startup to fail fast.
+   */
+  ready(): Promise<void>;
+  /** Stops the bcrypt workers and the registry's timers, and closes the registry. */
   close(): Promise<void>;
 }
 
 /** Builds an issuer and a guard sharing one registry and one set of keys. */
 export function ccgate(options: CcgateOptions): Ccgate {
   const o = resolveOptions(options);
-  const ownsStore = typeof o.db === 'string';
-  const store = typeof o.db === 'string' ? new SqliteRegistry(o.db, { bcryptCost: o.bcryptCost }) : o.db;
-  const keyring = new Keyring(store);
+  const events = new AuditEvents();
+  const registry = openRegistry(o.db, { bcryptCost: o.bcryptCost, events, postgres: o.postgres });
+  const keyring = new Keyring(registry);
   const pool = new BcryptPool({ workers: o.bcryptWorkers, maxQueue: o.bcryptQueue });
   const secretVerifier = new SecretVerifier(pool, o.bcryptCost);
   const verifier = new AccessTokenVerifier(keyring, {
@@ -47,17 +53,17 @@ export function ccgate(options: CcgateOptions): Ccgate {
     maxTokenLength: o.maxTokenLength,
     cache: o.verifiedTokenCache,
   });
-  const validator = verifyingValidator(verifier, store);
-  const events = new AuditEvents();
+  const validator = verifyingValidator(verifier, registry);
+  const throttle = o.throttle && (isFailureThrottle(o.throttle) ? o.throttle : new LimiterThrottle((l) => registry.limiter(l), o.throttle));
   const guard = createGuard(validator, { realm: o.realm, errors: o.guardErrors, events });
 
   return {
     ...guard,
     errorHandler: oauthErrorHandler({ onServerError: o.onServerError }),
-    registry: store,
+    registry,
     tokenRouter: () =>
       createTokenRouter({
-        store,
+        registry,
         keyring,
         secretVerifier,
         validator,
@@ -70,27 +76,33 @@ export function ccgate(options: CcgateOptions): Ccgate {
         jwksMaxAge: o.jwksMaxAge,
         introspectScope: o.introspectScope,
         requireHttps: o.requireHttps,
-        throttle: o.throttle,
+        throttle,
         lockedDelayMs: o.lockedDelayMs,
         events,
         onServerError: o.onServerError,
       }),
-    metadataRouter: () => createMetadataRouter({ store, issuer: o.issuer, endpointsBase: o.endpointsBase, maxAgeSeconds: o.jwksMaxAge }),
+    metadataRouter: () =>
+      createMetadataRouter({
+        registry,
+        issuer: o.issuer,
+        endpointsBase: o.endpointsBase,
+        maxAgeSeconds: o.jwksMaxAge,
+        onServerError: o.onServerError,
+      }),
     async rotateKey(rotation = {}) {
-      const key = await store.rotateKey({ alg: rotation.algorithm ?? o.algorithm, leadSeconds: rotation.leadSeconds ?? o.rotationLeadSeconds });
-      await store.pruneKeys();
-      events.emit({ type: 'key.rotated', kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
+      const key = await registry.rotateKey({ alg: rotation.algorithm ?? o.algorithm, leadSeconds: rotation.leadSeconds ?? o.rotationLeadSeconds });
+      await registry.pruneKeys();
       return key;
     },
-    async rotateClientSecret(clientId, rotation = {}) {
-      const created = await store.rotateClientSecret(clientId, rotation);
-      events.emit({ type: 'secret.rotated', clientId, overlapSeconds: rotation.overlapSeconds ?? 0 });
-      return created;
-    },
+    rotateClientSecret: (clientId, rotation) => registry.rotateClientSecret(clientId, rotation),
     events,
+    async ready() {
+      await registry.ready();
+      await keyring.signingKey(o.algorithm);
+    },
     async close() {
       await pool.close();
-      if (ownsStore) await store.close();
+      await registry.close();
     },
   };
 }

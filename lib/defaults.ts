@@ -25,11 +25,13 @@ export const DEFAULTS = {
   introspectScope: 'ccgate:introspect',
   guardErrors: 'respond',
   verifiedCache: { maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 },
-  throttle: { maxFailuresPerClient: 10, maxFailuresPerAddress: 50, windowSeconds: 300, maxKeys: 100_000, lockedDelayMs: 1000 },
+  throttle: { maxFailuresPerClient: 10, maxFailuresPerAddress: 50, windowSeconds: 300, lockedDelayMs: 1000 },
   /** The remote guard's calls to the issuer. */
   remote: { timeoutMs: 5000, jwksCooldownSeconds: 30, jwksMaxAgeSeconds: 600, introspectionCacheSeconds: 30 },
   /** Milliseconds a SQLite write waits for another process's lock. */
   sqliteBusyTimeoutMs: 5000,
+  /** The PostgreSQL backend (PostgresOptions). */
+  postgres: { poolSize: 10, connectTimeoutMs: 2000, statementTimeoutMs: 5000, maxStalenessMs: 1000, schema: 'public' },
   /** Seconds between the registry's passes deleting expired revocations, replay entries and dead keys. */
   pruneIntervalSeconds: 300,
 } as const;

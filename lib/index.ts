@@ -2,7 +2,7 @@
 export { ccgate, type Ccgate } from './ccgate';
 export type { CcgateOptions } from './options';
 export { AuditEvents, type AuditEvent, type AuditEventType, type AuditEventOf } from './events';
-export { MemoryFailureThrottle, type FailureThrottle, type ThrottleOptions } from './issuer';
+export type { FailureThrottle, ThrottleOptions } from './issuer';
 export type { AuthInfo, Guard, GuardOptions, RemoteGuardOptions, JwksRemoteGuardOptions, IntrospectionRemoteGuardOptions, FetchLike } from './guard';
 export { createGuard, remoteGuard } from './guard';
 export {
@@ -17,6 +17,7 @@ export {
   IssuerUnavailableError,
   HasherBusyError,
   RegistryError,
+  RegistryUnavailableError,
   CliError,
   ConfigurationError,
   type OAuthErrorCode,
@@ -25,9 +26,16 @@ export {
   type RegistryErrorKind,
 } from './errors';
 export {
-  SqliteRegistry,
-  type RegistryStore,
-  type SqliteRegistryOptions,
+  Registry,
+  openRegistry,
+  isPostgresUrl,
+  redactedDb,
+  SqliteStorage,
+  type RegistryOptions,
+  type OpenRegistryOptions,
+  type RegistryStorage,
+  type KeyStorage,
+  type SqliteOptions,
   type ClientRecord,
   type ClientCredentials,
   type GroupRecord,
@@ -35,6 +43,7 @@ export {
   type NewClient,
   type CreatedClient,
 } from './registry';
+export { PostgresStorage, type PostgresOptions } from './registry/postgres';
 export {
   AccessTokenVerifier,
   verifyingValidator,

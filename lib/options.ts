@@ -1,14 +1,19 @@
 import { DEFAULTS } from './defaults';
 import { ConfigurationError } from './errors';
 import type { GuardOptions } from './guard';
-import { MemoryFailureThrottle, type FailureThrottle, type ThrottleOptions } from './issuer';
-import { MAX_TOKEN_TTL_SECONDS, type RegistryStore } from './registry';
-import { assertBcryptCost } from './registry/secrets';
+import type { FailureThrottle, ThrottleOptions } from './issuer';
+import { MAX_TOKEN_TTL_SECONDS, type PostgresOptions, type RegistryStorage } from './registry';
+import { assertBcryptCost } from './registry/rules';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm, type VerifiedCacheOptions } from './tokens';
 
 export interface CcgateOptions {
-  /** Path of the SQLite registry file (created if missing), or a RegistryStore of your own. */
-  db: string | RegistryStore;
+  /**
+   * The registry: a SQLite file path (created if missing), a postgres:// URL (several instances share
+   * one database; `?schema=name` keeps ccgate's tables in that schema), or a RegistryStorage of your own.
+   */
+  db: string | RegistryStorage;
+  /** PostgreSQL pool and timeouts, for a postgres:// `db` (see README "Running several instances"). */
+  postgres?: PostgresOptions;
   /** The issuer identifier: `iss` of every token, used verbatim (an https URL in production). */
   issuer: string;
   /** `aud` of issued tokens and the audience the guard accepts (default: the issuer). */
@@ -61,7 +66,8 @@ export interface CcgateOptions {
  * few left optional belong to a part that resolves them itself (the verifier, the bcrypt pool).
  */
 export interface ResolvedOptions {
-  db: string | RegistryStore;
+  db: string | RegistryStorage;
+  postgres?: PostgresOptions;
   issuer: string;
   audience: string | string[];
   tokenLifetime: number;
@@ -82,7 +88,8 @@ export interface ResolvedOptions {
   rotationLeadSeconds: number;
   introspectScope: string;
   requireHttps: boolean;
-  throttle: FailureThrottle | undefined;
+  /** The user's own throttle, the options of ours (its counters live in the registry), or none. */
+  throttle: FailureThrottle | ThrottleOptions | undefined;
   /** Milliseconds a throttled caller waits for its answer (0 without a throttle). */
   lockedDelayMs: number;
   onServerError: (err: unknown) => void;
@@ -123,14 +130,14 @@ function checkAlgorithm(alg: SigningAlgorithm): SigningAlgorithm {
   return alg;
 }
 
-const isThrottle = (option: ThrottleOptions | FailureThrottle): option is FailureThrottle => 'retryAfter' in option;
+export const isFailureThrottle = (option: ThrottleOptions | FailureThrottle): option is FailureThrottle => 'retryAfter' in option;
 
 /** The throttle and its tarpit (none without a throttle). */
 function resolveThrottle(option: CcgateOptions['throttle']): Pick<ResolvedOptions, 'throttle' | 'lockedDelayMs'> {
   if (option === false) return { throttle: undefined, lockedDelayMs: 0 };
   const lockedDelayMs = DEFAULTS.throttle.lockedDelayMs;
-  if (option && isThrottle(option)) return { throttle: option, lockedDelayMs };
-  return { throttle: new MemoryFailureThrottle(option), lockedDelayMs: option?.lockedDelayMs ?? lockedDelayMs };
+  if (option && isFailureThrottle(option)) return { throttle: option, lockedDelayMs };
+  return { throttle: option ?? {}, lockedDelayMs: option?.lockedDelayMs ?? lockedDelayMs };
 }
 
 /** Applies every default once and checks every value once; throws ConfigurationError naming the option. */
@@ -141,6 +148,7 @@ export function resolveOptions(options: CcgateOptions): ResolvedOptions {
   const jwksMaxAge = options.jwksMaxAge ?? DEFAULTS.jwksMaxAgeSeconds;
   return {
     db: options.db,
+    postgres: options.postgres,
     issuer,
     audience: options.audience ?? issuer,
     tokenLifetime: checkLifetime(options.tokenLifetime ?? DEFAULTS.tokenLifetimeSeconds),

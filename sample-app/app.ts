@@ -8,8 +8,8 @@ import express, { type Express, type RequestHandler } from 'express';
 import { ccgate, type Ccgate } from '../lib';
 
 export interface SampleAppConfig {
-  /** Path of the SQLite registry file (created if missing). */
-  dbPath: string;
+  /** The registry: a SQLite file path (created if missing) or a postgres:// URL. */
+  db: string;
   /** `iss` of issued tokens, used verbatim, e.g. http://localhost:3000 (no trailing slash). */
   issuer: string;
   /** `aud` of issued tokens and the audience the guard accepts (default: the issuer). */
@@ -52,7 +52,7 @@ export function createSampleApp(config: SampleAppConfig): SampleApp {
   const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const onServerError = (err: unknown): void => log(faultLine(err));
   const auth = ccgate({
-    db: config.dbPath,
+    db: config.db,
     issuer: config.issuer,
     audience: config.audience,
     bcryptCost: config.bcryptCost,

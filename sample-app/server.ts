@@ -10,7 +10,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSampleApp, seedDemo, type SampleApp } from './app';
-import { ConfigurationError } from '../lib';
+import { ConfigurationError, redactedDb } from '../lib';
 import { issuerFor, listeningUrl, localBaseUrl, readServerConfig, startupText, type ServerConfig } from './startup';
 
 const out = (text: string): void => {
@@ -86,8 +86,10 @@ async function main(): Promise<void> {
 
   const issuer = issuerFor(config, address.port);
   try {
-    sample = createSampleApp({ dbPath: config.dbPath, issuer, audience: config.audience });
+    sample = createSampleApp({ db: config.db, issuer, audience: config.audience });
     server.on('request', sample.app);
+    // Opens (and migrates) the registry and makes the signing key now: a bad CCGATE_DB fails here, clearly.
+    await sample.auth.ready();
     const seed = await seedDemo(sample.auth);
     if (stopping) return;
     out(
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
     out(`Listening on ${listeningUrl(address.address, address.port)} (Ctrl-C to stop)`);
   } catch (err) {
     if (stopping) return;
-    fail(`cannot start with registry ${config.dbPath}: ${err instanceof Error ? err.message : String(err)}`);
+    fail(`cannot start with registry ${redactedDb(config.db)}: ${err instanceof Error ? err.message : String(err)}`);
     server.close();
     await sample?.auth.close().catch(() => undefined);
   }

@@ -1,6 +1,6 @@
 /** What server.ts reads from the environment, and what it prints. Pure functions, so tests can call them. */
 import path from 'node:path';
-import { ConfigurationError } from '../lib';
+import { ConfigurationError, isPostgresUrl, redactedDb } from '../lib';
 import { defaultDbPath, READER_GROUP, WRITER_GROUP, type SeedResult } from './app';
 
 export interface ServerConfig {
@@ -8,8 +8,8 @@ export interface ServerConfig {
   port: number;
   /** Bind address. */
   host: string;
-  /** Absolute path of the registry file. */
-  dbPath: string;
+  /** The registry: an absolute SQLite file path, or a postgres:// URL. */
+  db: string;
   /** CCGATE_ISSUER, or undefined for http://localhost:<port>. */
   issuer?: string;
   /** CCGATE_AUDIENCE, or undefined for the issuer. */
@@ -65,7 +65,7 @@ export function readServerConfig(env: Env = process.env): ServerConfig {
   return {
     port,
     host,
-    dbPath: db === undefined ? defaultDbPath() : path.resolve(db),
+    db: db === undefined ? defaultDbPath() : isPostgresUrl(db) ? db : path.resolve(db),
     issuer: issuer === undefined ? undefined : checkIssuer(issuer),
     audience: setting(env, 'CCGATE_AUDIENCE'),
   };
@@ -104,8 +104,9 @@ export interface StartupInfo {
 }
 
 /** The CLI command line prefix for this registry file. */
-function cli(dbPath: string): string {
-  return `npx ccgate --db ${shellQuote(dbPath)}`;
+function cli(db: string): string {
+  // A URL's password is not printed: with PostgreSQL, pass the URL you set in CCGATE_DB.
+  return `npx ccgate --db ${shellQuote(redactedDb(db))}`;
 }
 
 /** Everything server.ts prints before the "Listening on" line. */
@@ -113,7 +114,7 @@ export function startupText(info: StartupInfo): string {
   const { config, seed, baseUrl } = info;
   const lines = [
     'ccgate sample app',
-    `  registry  ${config.dbPath}`,
+    `  registry  ${redactedDb(config.db)}`,
     `  issuer    ${info.issuer}`,
     ...(info.audience !== info.issuer ? [`  audience  ${info.audience}`] : []),
     '',
@@ -123,13 +124,15 @@ export function startupText(info: StartupInfo): string {
       `The registry already has ${seed.clientCount} client${seed.clientCount === 1 ? '' : 's'}, so no demo client was created.`,
       'List them with the CLI (from the repository folder):',
       '',
-      `  ${cli(config.dbPath)} client list`,
+      `  ${cli(config.db)} client list`,
       '',
       'A secret is shown only when it is created. To issue a new one for a client:',
       '',
-      `  ${cli(config.dbPath)} client rotate-secret <client_id>`,
+      `  ${cli(config.db)} client rotate-secret <client_id>`,
       '',
-      `To start over with a fresh demo client, stop the server and delete ${config.dbPath} (and its -wal/-shm files).`,
+      isPostgresUrl(config.db)
+        ? 'To start over with a fresh demo client, point CCGATE_DB at an empty database or schema (?schema=...).'
+        : `To start over with a fresh demo client, stop the server and delete ${config.db} (and its -wal/-shm files).`,
       '',
     );
     return lines.join('\n');
@@ -167,7 +170,7 @@ export function startupText(info: StartupInfo): string {
     '',
     `  # 5. Add the client to ${WRITER_GROUP} with the CLI (from the repository folder),`,
     '  #    then get a new token as in step 2 and repeat step 4: 201',
-    `  ${cli(config.dbPath)} client add-group ${seed.clientId} ${WRITER_GROUP}`,
+    `  ${cli(config.db)} client add-group ${seed.clientId} ${WRITER_GROUP}`,
     '',
   );
   return lines.join('\n');

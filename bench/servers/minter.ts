@@ -6,7 +6,7 @@
  * argv[2]: {"db","alg","count","clientId","issuer","audience","scope","out"}. Prints {"count":N,"seconds":S}.
  */
 import { writeFileSync } from 'node:fs';
-import { SqliteRegistry, type SigningAlgorithm } from '../../lib';
+import { openRegistry, type SigningAlgorithm } from '../../lib';
 import { buildClaims, Keyring, signAccessToken } from '../../lib/tokens';
 
 interface Config {
@@ -23,7 +23,7 @@ interface Config {
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2]) as Config;
   const started = Date.now();
-  const registry = new SqliteRegistry(config.db);
+  const registry = openRegistry(config.db, { pruneIntervalSeconds: 0 });
   const key = await new Keyring(registry).signingKey(config.alg);
   const tokens: string[] = new Array<string>(config.count);
   const batch = 512;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { CliError, ConfigurationError, RegistryError, usageError } from '../errors';
-import { SqliteRegistry, type RegistryStore } from '../registry';
+import { CliError, ConfigurationError, RegistryError, RegistryUnavailableError, usageError } from '../errors';
+import { isPostgresUrl, openRegistry, redactedDb, type Registry } from '../registry';
 import { Output } from './output';
 
 /** The program-wide options (see main.ts), read from any subcommand. */
@@ -12,7 +12,7 @@ export interface GlobalOptions {
 }
 
 export interface Context {
-  registry: RegistryStore;
+  registry: Registry;
   out: Output;
 }
 
@@ -21,21 +21,34 @@ export interface RegistryUse {
   mayCreate?: boolean;
 }
 
-/** Opens the registry named by the global options, runs `fn`, and always closes the registry. */
+function openFailure(db: string, err: unknown): Error {
+  if (err instanceof RegistryError || err instanceof ConfigurationError) return err;
+  const reason = err instanceof Error ? err.message : String(err);
+  if (err instanceof RegistryUnavailableError) return new CliError(`registry database "${redactedDb(db)}" is unavailable: ${reason}`);
+  return new CliError(`cannot open registry database "${redactedDb(db)}": ${reason}`);
+}
+
+/** Opens the registry named by the global options (a SQLite file or a postgres:// URL), runs `fn`, and always closes it. */
 export async function withRegistry(cmd: Command, fn: (ctx: Context) => Promise<void>, use: RegistryUse = {}): Promise<void> {
   const options = cmd.optsWithGlobals<GlobalOptions>();
-  const path = options.db;
-  if (path === undefined || path === '') throw usageError('no registry database: pass --db PATH or set CCGATE_DB');
-  if (!use.mayCreate && !existsSync(path)) throw new CliError(`registry database "${path}" does not exist`);
-  let registry: SqliteRegistry;
+  const db = options.db;
+  if (db === undefined || db === '') throw usageError('no registry database: pass --db PATH or URL, or set CCGATE_DB');
+  if (!isPostgresUrl(db) && !use.mayCreate && !existsSync(db)) throw new CliError(`registry database "${db}" does not exist`);
+  let registry: Registry;
   try {
-    registry = new SqliteRegistry(path, { bcryptCost: options.bcryptCost });
+    // No prune timer: the CLI lives for one command.
+    registry = openRegistry(db, { bcryptCost: options.bcryptCost, pruneIntervalSeconds: 0 });
   } catch (err) {
-    if (err instanceof RegistryError || err instanceof ConfigurationError) throw err;
-    throw new CliError(`cannot open registry database "${path}": ${err instanceof Error ? err.message : String(err)}`);
+    throw openFailure(db, err);
   }
   try {
+    await registry.ready().catch((err: unknown) => {
+      throw openFailure(db, err);
+    });
     await fn({ registry, out: new Output(options.json === true) });
+  } catch (err) {
+    if (err instanceof RegistryUnavailableError) throw openFailure(db, err);
+    throw err;
   } finally {
     await registry.close();
   }

@@ -12,7 +12,7 @@ import { printNotice } from './output';
 
 const HELP_AFTER = `
 Environment:
-  CCGATE_DB             registry file, when --db is not given
+  CCGATE_DB             registry file or postgres:// URL, when --db is not given
   CCGATE_BCRYPT_COST    bcrypt cost for new secrets, when --bcrypt-cost is not given
   CCGATE_CLIENT_SECRET  secret for "client create" / "client rotate-secret", when --secret is not given
 
@@ -20,7 +20,7 @@ Global options may come before or after the command. Exit status: 0 ok, 1 refuse
 conflict, invalid value), 2 usage error.
 
 Examples:
-  $ export CCGATE_DB=/var/lib/ccgate/registry.db
+  $ export CCGATE_DB=/var/lib/ccgate/registry.db   # or postgres://ccgate@db.internal/ccgate
   $ ccgate group create reporting --scopes "reports:read reports:write"
   $ ccgate client create "billing service" --groups reporting
   $ ccgate client show <client_id> --json
@@ -33,7 +33,7 @@ export function createProgram(): Command {
   // Settings made here before .command() are inherited by every subcommand.
   const program = new Command('ccgate')
     .description('Administer a ccgate registry: groups of scopes, clients, token revocations and signing keys.')
-    .addOption(new Option('--db <path>', 'registry SQLite file (the one the server uses)').env('CCGATE_DB'))
+    .addOption(new Option('--db <path>', 'the registry the server uses: a SQLite file, or a postgres:// URL').env('CCGATE_DB'))
     .addOption(
       new Option('--bcrypt-cost <n>', 'bcrypt cost for new client secrets (4-15)').env('CCGATE_BCRYPT_COST').argParser(integerArg).default(DEFAULTS.bcryptCost),
     )

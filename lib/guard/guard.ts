@@ -6,6 +6,7 @@ import {
   InvalidTokenError,
   IssuerUnavailableError,
   MissingTokenError,
+  RegistryUnavailableError,
   respondWithError,
   serverError,
   temporarilyUnavailable,
@@ -45,6 +46,13 @@ export interface Guard {
 }
 
 type ScopeRule = { needed: string[]; all: boolean } | null;
+
+/** A 503 with Retry-After when the issuer (remote guard) or the registry (local guard) cannot be reached. */
+function unavailable(fault: unknown): OAuthError | null {
+  if (fault instanceof IssuerUnavailableError) return temporarilyUnavailable('The token issuer cannot be reached.', 5);
+  if (fault instanceof RegistryUnavailableError) return temporarilyUnavailable('The token registry is unavailable; retry later.', fault.retryAfterSeconds);
+  return null;
+}
 
 function assertRouteScopes(scopes: string[]): void {
   if (scopes.length === 0) throw new ConfigurationError('scopes', 'requireScope needs at least one scope');
@@ -120,8 +128,8 @@ export function createGuard(validator: AccessTokenValidator, guardOptions: Guard
       check(req, res, rule).then(
         (err) => (err ? fail(err, res, next) : next()),
         (fault: unknown) => {
-          // Not the caller's fault: the issuer is unreachable (503), or something broke (a bare 500, no stack trace).
-          const known = fault instanceof IssuerUnavailableError ? temporarilyUnavailable('The token issuer cannot be reached.', 5) : null;
+          // Not the caller's fault: a dependency is unreachable (503), or something broke (a bare 500, no stack trace).
+          const known = unavailable(fault);
           if (options.errors === 'next') return next(known ?? fault);
           respondWithError(res, known ?? serverError());
         },

@@ -3,7 +3,7 @@ import { Passport, Strategy, type StrategyCreated } from 'passport';
 import { BasicStrategy } from 'passport-http';
 import { HasherBusyError, invalidClient, invalidRequest, temporarilyUnavailable, tooManyFailedAttempts } from '../errors';
 import type { AuditEvents } from '../events';
-import type { ClientCredentials, RegistryStore } from '../registry';
+import type { ClientCredentials, Registry } from '../registry';
 import { formOf } from './request-state';
 import { presentedCredentials, type ClientAuthMethod, type PresentedCredentials } from './presented-credentials';
 import type { SecretVerifier } from './secret-verifier';
@@ -70,7 +70,7 @@ class ClientSecretPostStrategy extends Strategy {
 }
 
 export interface ClientAuthenticationDeps {
-  store: RegistryStore;
+  registry: Registry;
   verifier: SecretVerifier;
   realm: string;
   /** Failed-authentication throttle; none: no throttling. */
@@ -88,7 +88,7 @@ type FailureReason = 'invalid_credentials' | 'malformed' | 'missing';
  */
 export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHandler {
   const verifyClient: VerifyClient = async (clientId, secret) => {
-    const client = clientId.length <= MAX_CLIENT_ID_LENGTH ? await deps.store.findClientCredentials(clientId) : null;
+    const client = clientId.length <= MAX_CLIENT_ID_LENGTH ? await deps.registry.findClientCredentials(clientId) : null;
     if (secret === null) return client && client.type === 'public' && client.enabled ? client : false;
     const hashes = client && client.type === 'confidential' ? client.secretHashes : null;
     const ok = await deps.verifier.verify(clientId, secret, hashes);

@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import { invalidRequest, OAuthError, respondWithError, serverError, TokenEndpointError } from '../errors';
+import { invalidRequest, OAuthError, RegistryUnavailableError, respondWithError, serverError, temporarilyUnavailable, TokenEndpointError } from '../errors';
 import { requestIdFrom } from '../events';
 import type { FormParams } from '../locals';
 import { formParams } from './form';
@@ -110,6 +110,9 @@ export function oauthErrorHandler(options: ErrorHandlerOptions = {}): ErrorReque
   return (err: unknown, _req, res, next) => {
     if (res.headersSent) return next(err);
     if (err instanceof OAuthError) return respondWithError(res, err);
+    if (err instanceof RegistryUnavailableError) {
+      return respondWithError(res, temporarilyUnavailable('The registry is unavailable; retry later.', err.retryAfterSeconds));
+    }
     const mapped = typeof err === 'object' && err !== null ? fromBodyParser(err) : null;
     if (mapped) {
       // An over-long body may still be streaming in: close the connection instead of draining it.

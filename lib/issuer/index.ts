@@ -4,4 +4,4 @@ export { BcryptPool, type BcryptPoolOptions, type SecretHasher } from './bcrypt-
 export { SecretVerifier } from './secret-verifier';
 export { oauthErrorHandler, type ErrorHandlerOptions } from './http';
 export { parseForm } from './form';
-export { MemoryFailureThrottle, type FailureThrottle, type ThrottleOptions } from './throttle';
+export { LimiterThrottle, type FailureThrottle, type LimiterFactory, type ThrottleOptions } from './throttle';

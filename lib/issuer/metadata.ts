@@ -1,11 +1,12 @@
 import { Router } from 'express';
-import type { RegistryStore } from '../registry';
+import type { Registry } from '../registry';
 import { authorizationServerMetadataPath } from '../well-known';
+import { oauthErrorHandler, type ErrorHandlerOptions } from './http';
 
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 
-export interface MetadataConfig {
-  store: RegistryStore;
+export interface MetadataConfig extends ErrorHandlerOptions {
+  registry: Registry;
   issuer: string;
   /** Absolute URL where the token router is mounted, e.g. https://api.example.com/oauth. */
   endpointsBase: string;
@@ -22,7 +23,7 @@ export async function buildMetadata(config: MetadataConfig): Promise<Record<stri
     jwks_uri: `${base}/jwks`,
     introspection_endpoint: `${base}/introspect`,
     revocation_endpoint: `${base}/revoke`,
-    scopes_supported: await config.store.listScopes(),
+    scopes_supported: await config.registry.listScopes(),
     // No authorization endpoint: no response types (the member is REQUIRED by RFC 8414 §2).
     response_types_supported: [],
     grant_types_supported: ['client_credentials'],
@@ -41,5 +42,7 @@ export function createMetadataRouter(config: MetadataConfig): Router {
       res.json(metadata);
     }, next);
   });
+  // The registry being unreachable is a 503 here too, in JSON.
+  router.use(oauthErrorHandler({ onServerError: config.onServerError }));
   return router;
 }

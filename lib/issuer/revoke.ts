@@ -1,15 +1,13 @@
 import type { RequestHandler } from 'express';
 import { unauthorizedClient, unsupportedTokenType } from '../errors';
-import type { AuditEvents } from '../events';
-import type { RegistryStore } from '../registry';
+import type { Registry } from '../registry';
 import type { AccessTokenValidator } from '../tokens';
 import { clientOf, formOf, tokenParamOf } from './request-state';
 import { liveClaims } from './token-lookup';
 
 export interface RevocationConfig {
-  store: RegistryStore;
+  registry: Registry;
   validator: AccessTokenValidator;
-  events: AuditEvents;
 }
 
 /**
@@ -27,9 +25,8 @@ export function revokeEndpoint(config: RevocationConfig): RequestHandler {
       .then(async (claims) => {
         if (!claims) return;
         if (claims.client_id !== caller.clientId) throw unauthorizedClient('The token was not issued to this client.');
-        await config.store.revokeToken({ jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp });
-        const requestId = res.locals.requestId;
-        config.events.emit({ type: 'token.revoked', clientId: claims.client_id, jti: claims.jti, via: 'revocation_endpoint', requestId });
+        const revocation = { jti: claims.jti, clientId: claims.client_id, expiresAt: claims.exp };
+        await config.registry.revokeToken(revocation, { via: 'revocation_endpoint', requestId: res.locals.requestId });
       })
       .then(() => res.status(200).end(), next);
   };

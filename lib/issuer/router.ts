@@ -1,7 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { unauthorizedClient } from '../errors';
 import type { AuditEvents } from '../events';
-import type { RegistryStore } from '../registry';
+import type { Registry } from '../registry';
 import type { AccessTokenValidator, Keyring, SigningAlgorithm } from '../tokens';
 import { clientAuthentication } from './client-auth';
 import { assignRequestId, formBody, methodNotAllowed, noStore, oauthErrorHandler, requireHttps, type ErrorHandlerOptions } from './http';
@@ -16,7 +16,7 @@ import { requireTokenParam } from './token-lookup';
 import { TokenSigner } from './token-signer';
 
 export interface IssuerConfig extends ErrorHandlerOptions {
-  store: RegistryStore;
+  registry: Registry;
   keyring: Keyring;
   secretVerifier: SecretVerifier;
   /** Validates presented tokens (introspection, revocation): the same core the guard uses. */
@@ -47,11 +47,11 @@ const requireConfidential: RequestHandler = (_req, res, next) => {
  */
 export function createTokenRouter(config: IssuerConfig): Router {
   const router = Router();
-  const { store, keyring, validator, events } = config;
-  const signer = new TokenSigner({ store, keyring, issuer: config.issuer, audience: config.audience, algorithm: config.algorithm });
+  const { registry, keyring, validator, events } = config;
+  const signer = new TokenSigner({ registry, keyring, issuer: config.issuer, audience: config.audience, algorithm: config.algorithm });
   const form = formBody(config.maxBodyBytes);
   const authenticate = clientAuthentication({
-    store,
+    registry,
     verifier: config.secretVerifier,
     realm: config.realm,
     throttle: config.throttle,
@@ -67,7 +67,7 @@ export function createTokenRouter(config: IssuerConfig): Router {
 
   post('/token', checkGrantType, authenticate, issueToken({ signer, tokenLifetime: config.tokenLifetime, events }));
   post('/introspect', requireTokenParam, authenticate, requireConfidential, introspectEndpoint({ validator, introspectScope: config.introspectScope, events }));
-  post('/revoke', requireTokenParam, authenticate, requireConfidential, revokeEndpoint({ store, validator, events }));
+  post('/revoke', requireTokenParam, authenticate, requireConfidential, revokeEndpoint({ registry, validator }));
   router.get('/jwks', jwksEndpoint(keyring, config.jwksMaxAge));
   router.all('/jwks', methodNotAllowed('GET'));
   router.use(oauthErrorHandler({ onServerError: config.onServerError }));

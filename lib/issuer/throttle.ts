@@ -1,10 +1,10 @@
-import { setBounded } from '../bounded-map';
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { DEFAULTS } from '../defaults';
+import type { LimiterOptions } from '../registry';
 
 /**
- * Throttling of failed client authentication (RFC 6749 §10.10, RFC 9700 §4.16: make credential guessing
- * expensive). Counters are keyed by strings such as "client:<id>" and "addr:<ip>"; the interface is
- * asynchronous so a shared store can hold them for several instances later.
+ * Throttling of failed client authentication (RFC 6749 §10.10, RFC 9700 §4.16: make credential
+ * guessing expensive). Counters are keyed by strings such as "client:<id>" and "addr:<ip>".
  */
 export interface FailureThrottle {
   /** Seconds until the first of `keys` stops being locked, or 0 when none is. */
@@ -21,8 +21,6 @@ export interface ThrottleOptions {
   maxFailuresPerAddress?: number;
   /** Window and lockout length in seconds (default 300). */
   windowSeconds?: number;
-  /** Most keys tracked; the oldest are forgotten beyond it (default 100,000). */
-  maxKeys?: number;
   /**
    * Milliseconds a locked caller waits before its 429 (default 1000): a tarpit, so a flood from a
    * locked client or address sends few requests and costs the server almost nothing.
@@ -30,61 +28,69 @@ export interface ThrottleOptions {
   lockedDelayMs?: number;
 }
 
-interface Counter {
-  failures: number;
-  windowStart: number;
-  lockedUntil: number;
+/** Makes the counters of one family (the registry's storage, so every instance shares them). */
+export type LimiterFactory = (options: LimiterOptions) => RateLimiterAbstract;
+
+interface Family {
+  limiter: RateLimiterAbstract;
+  /** Failures that lock: the limiter allows one fewer, and blocks on the next. */
+  limit: number;
 }
 
-/** In-memory fixed-window counters with lockout, bounded in size. */
-export class MemoryFailureThrottle implements FailureThrottle {
-  private readonly counters = new Map<string, Counter>();
-  private readonly perClient: number;
-  private readonly perAddress: number;
-  private readonly windowMs: number;
-  private readonly maxKeys: number;
+const isLimiterAnswer = (value: unknown): value is RateLimiterRes => typeof value === 'object' && value !== null && 'msBeforeNext' in value;
 
-  constructor(
-    options: ThrottleOptions = {},
-    private readonly now: () => number = Date.now,
-  ) {
+/**
+ * Fixed-window failure counters with lockout, kept by rate-limiter-flexible in the registry's
+ * storage (SQLite or PostgreSQL): failures counted by one instance count at every instance.
+ * "client:" keys and "addr:" keys are two families with their own limits.
+ */
+export class LimiterThrottle implements FailureThrottle {
+  private readonly families: Record<'client' | 'addr', Family>;
+
+  constructor(makeLimiter: LimiterFactory, options: ThrottleOptions = {}) {
     const defaults = DEFAULTS.throttle;
-    this.perClient = options.maxFailuresPerClient ?? defaults.maxFailuresPerClient;
-    this.perAddress = options.maxFailuresPerAddress ?? defaults.maxFailuresPerAddress;
-    this.windowMs = (options.windowSeconds ?? defaults.windowSeconds) * 1000;
-    this.maxKeys = options.maxKeys ?? defaults.maxKeys;
+    const windowSeconds = options.windowSeconds ?? defaults.windowSeconds;
+    const family = (keyPrefix: string, limit: number): Family => ({
+      // The limit-th failure exceeds points = limit - 1 and blocks the key for one window.
+      limiter: makeLimiter({ keyPrefix, points: limit - 1, durationSeconds: windowSeconds, blockDurationSeconds: windowSeconds }),
+      limit,
+    });
+    this.families = {
+      client: family('ccgate-fail-client', options.maxFailuresPerClient ?? defaults.maxFailuresPerClient),
+      addr: family('ccgate-fail-addr', options.maxFailuresPerAddress ?? defaults.maxFailuresPerAddress),
+    };
   }
 
-  retryAfter(keys: string[]): Promise<number> {
-    const now = this.now();
+  async retryAfter(keys: string[]): Promise<number> {
     let wait = 0;
     for (const key of keys) {
-      const c = this.counters.get(key);
-      if (c && c.lockedUntil > now) wait = Math.max(wait, Math.ceil((c.lockedUntil - now) / 1000));
+      const { family, id } = this.familyOf(key);
+      const state = await family.limiter.get(id);
+      if (state && state.consumedPoints >= family.limit) wait = Math.max(wait, Math.ceil(state.msBeforeNext / 1000));
     }
-    return Promise.resolve(wait);
+    return wait;
   }
 
-  recordFailure(keys: string[]): Promise<void> {
-    const now = this.now();
+  async recordFailure(keys: string[]): Promise<void> {
     for (const key of keys) {
-      let c = this.counters.get(key);
-      if (!c || now - c.windowStart >= this.windowMs) {
-        c = { failures: 0, windowStart: now, lockedUntil: 0 };
-        setBounded(this.counters, key, c, this.maxKeys);
-      }
-      c.failures++;
-      if (c.failures >= this.limitFor(key)) c.lockedUntil = now + this.windowMs;
+      const { family, id } = this.familyOf(key);
+      // consume() rejects with the limiter's answer once the key is over its points: that is the lock.
+      await family.limiter.consume(id).catch((err: unknown) => {
+        if (!isLimiterAnswer(err)) throw err;
+      });
     }
-    return Promise.resolve();
   }
 
-  recordSuccess(keys: string[]): Promise<void> {
-    for (const key of keys) this.counters.delete(key);
-    return Promise.resolve();
+  async recordSuccess(keys: string[]): Promise<void> {
+    for (const key of keys) {
+      const { family, id } = this.familyOf(key);
+      await family.limiter.delete(id);
+    }
   }
 
-  private limitFor(key: string): number {
-    return key.startsWith('client:') ? this.perClient : this.perAddress;
+  private familyOf(key: string): { family: Family; id: string } {
+    const colon = key.indexOf(':');
+    const prefix = key.slice(0, colon);
+    return { family: prefix === 'client' ? this.families.client : this.families.addr, id: key.slice(colon + 1) };
   }
 }

@@ -1,8 +1,8 @@
-import type { RegistryStore } from '../registry';
+import type { Registry } from '../registry';
 import { buildClaims, signAccessToken, type AccessTokenClaims, type Keyring, type SigningAlgorithm } from '../tokens';
 
 export interface TokenSignerConfig {
-  store: RegistryStore;
+  registry: Registry;
   keyring: Keyring;
   issuer: string;
   audience: string | string[];
@@ -39,8 +39,8 @@ export class TokenSigner {
   /** A retired key stays published until its last token expires: the registry must know that expiry. */
   private async recordUse(kid: string, exp: number): Promise<void> {
     if ((this.recordedUntil.get(kid) ?? 0) >= exp) return;
-    await this.config.store.recordKeyUse(kid, exp);
-    const stored = (await this.config.store.listKeys()).find((k) => k.kid === kid)?.signedUntil ?? exp;
+    await this.config.registry.recordKeyUse(kid, exp);
+    const stored = (await this.config.registry.listKeys()).find((k) => k.kid === kid)?.signedUntil ?? exp;
     this.recordedUntil.set(kid, stored);
   }
 }

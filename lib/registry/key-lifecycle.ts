@@ -1,6 +1,6 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
-import { jwkThumbprint, publicJwkOf, type SigningAlgorithm } from '../tokens';
+import { jwkThumbprint, publicJwkOf, type SigningAlgorithm } from '../tokens/jwk';
 import type { KeyChange, KeyRow } from './storage';
 import type { KeyRecord, KeyStatus } from './types';
 
@@ -19,8 +19,7 @@ const generateKeyPairAsync = promisify(generateKeyPair);
 
 /** A fresh key pair, made on libuv's thread pool; kid is the RFC 7638 JWK thumbprint of its public key. */
 export async function generateKey(alg: SigningAlgorithm, now: number): Promise<KeyRow> {
-  const pair =
-    alg === 'RS256' ? await generateKeyPairAsync('rsa', { modulusLength: 2048 }) : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+  const pair = alg === 'RS256' ? await generateKeyPairAsync('rsa', { modulusLength: 2048 }) : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
   const kid = jwkThumbprint(pair.publicKey);
   const privateKeyPem = pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   return { kid, alg, privateKeyPem, publicJwk: publicJwkOf(kid, alg, pair.publicKey), createdAt: now, activatesAt: now, retiresAt: null, signedUntil: null };
@@ -75,8 +74,10 @@ export function rotationChange(rows: KeyRow[], key: KeyRow, leadSeconds: number,
 
 /** Retired keys whose last token has expired, with the margin: nobody can need them. */
 export function removableKids(rows: KeyRow[], now: number): string[] {
-  return rows.filter((row) => {
-    const removeAfter = toKeyRecord(row, now).removeAfter;
-    return removeAfter !== null && removeAfter <= now;
-  }).map((k) => k.kid);
+  return rows
+    .filter((row) => {
+      const removeAfter = toKeyRecord(row, now).removeAfter;
+      return removeAfter !== null && removeAfter <= now;
+    })
+    .map((k) => k.kid);
 }

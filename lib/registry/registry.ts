@@ -188,7 +188,16 @@ export class Registry implements TokenStatusSource {
     const clientSecret = type === 'public' ? null : (input.secret ?? generateSecret());
     // Hashed before the write: the transaction itself stays short and all-or-nothing.
     const secretHash = clientSecret === null ? null : await hashSecret(clientSecret, this.bcryptCost);
-    const row = { clientId: generateClientId(), name: input.name, type, grantTypes, tokenTtl: input.tokenTtl ?? null, groups, secretHash, createdAt: this.now() };
+    const row = {
+      clientId: generateClientId(),
+      name: input.name,
+      type,
+      grantTypes,
+      tokenTtl: input.tokenTtl ?? null,
+      groups,
+      secretHash,
+      createdAt: this.now(),
+    };
     const client = await this.write(this.storage.clients.insert(row));
     if ('unknownGroup' in client) throw notFound(`group "${client.unknownGroup}"`);
     this.emit({ type: 'client.created', clientId: client.clientId, name: client.name, groups: client.groups });

@@ -4,7 +4,8 @@
  */
 import { ConfigurationError, invalid } from '../errors';
 import { isScopeToken } from '../scope';
-import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../tokens';
+// From jwk.ts itself, not the tokens index: the CLI loads the registry and needs no JWT library.
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../tokens/jwk';
 import { KNOWN_GRANT_TYPES, type ClientType, type GrantType } from './types';
 
 /** Longest access token lifetime anyone may configure: RFC 9700 §2.2 wants short-lived tokens. */

@@ -18,8 +18,11 @@ export interface StoredKey {
 export interface KeySource {
   listKeys(): Promise<StoredKey[]>;
   ensureSigningKey(alg: SigningAlgorithm): Promise<StoredKey>;
-  /** Changes whenever the stored keys may have changed (e.g. another process rotated them). */
-  changeStamp(): Promise<number>;
+  /**
+   * A number that moves whenever the stored keys may have changed (another process rotated or
+   * removed one): synchronous and cheap, asked on every lookup.
+   */
+  version(): number;
 }
 
 /** A verification key looked up by kid: what both guards need. */
@@ -48,20 +51,20 @@ interface ParsedKey {
 
 /**
  * Keys parsed into KeyObjects once (PEM parsing on every sign or verify costs several times the
- * crypto itself). Reloads from the source only when its change stamp moves.
+ * crypto itself). Reloads from the source only when its version moves or a key's status changes
+ * with time.
  */
 export class Keyring implements VerificationKeys {
   private parsed = new Map<string, ParsedKey>();
-  private loadedStamp: number | null = null;
+  private loadedVersion: number | null = null;
   private loading: Promise<void> | null = null;
 
   constructor(private readonly source: KeySource) {}
 
   async keyFor(kid: string): Promise<VerificationKey | undefined> {
-    // A kid we hold needs no registry read: keys never change, and one leaves only once every token
-    // it signed has expired (the transition time reloads then). Only an unknown kid asks the source.
+    // A kid we hold needs no registry read while the registry is unchanged; an unknown kid asks again.
     let key = this.parsed.get(kid);
-    if (!key || this.statusMayHaveChanged()) {
+    if (!key || this.stale()) {
       await this.refresh();
       key = this.parsed.get(kid);
     }
@@ -94,13 +97,16 @@ export class Keyring implements VerificationKeys {
     return found;
   }
 
+  private stale(): boolean {
+    return this.source.version() !== this.loadedVersion || this.statusMayHaveChanged();
+  }
+
   private async refresh(force = false): Promise<void> {
-    const stamp = await this.source.changeStamp();
-    if (!force && stamp === this.loadedStamp && !this.statusMayHaveChanged()) return;
+    if (!force && !this.stale()) return;
     // A forced reload must not settle for a load that began before what it waits for was written.
     if (force && this.loading) await this.loading.catch(() => undefined);
     // One load at a time; concurrent callers share it.
-    this.loading ??= this.load(stamp).finally(() => {
+    this.loading ??= this.load(this.source.version()).finally(() => {
       this.loading = null;
     });
     await this.loading;
@@ -112,7 +118,7 @@ export class Keyring implements VerificationKeys {
     return Date.now() / 1000 >= this.nextTransition;
   }
 
-  private async load(stamp: number): Promise<void> {
+  private async load(version: number): Promise<void> {
     const stored = await this.source.listKeys();
     const now = Date.now() / 1000;
     const next = new Map<string, ParsedKey>();
@@ -132,7 +138,7 @@ export class Keyring implements VerificationKeys {
       });
     }
     this.parsed = next;
-    this.loadedStamp = stamp;
+    this.loadedVersion = version;
     this.nextTransition = transition;
   }
 }

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import request from 'supertest';
-import { SqliteRegistry } from '../../lib';
+import { openRegistry } from '../../lib';
 import { median } from '../support/time';
 import { expectInvalidClient, tokenRequest } from '../support/oauth';
 import { seedClient } from '../support/clients';
@@ -94,7 +94,7 @@ test("secrets hashed at another cost than the server's (CLI --bcrypt-cost 9, ser
   const mixed = createTestServer({ bcryptCost: 4 });
   try {
     await mixed.auth.registry.createGroup('g', ['reports:read']);
-    const cli = new SqliteRegistry(mixed.dbPath, { bcryptCost: 9 });
+    const cli = openRegistry(mixed.dbPath, { bcryptCost: 9, pruneIntervalSeconds: 0 });
     let id: string;
     try {
       id = (await cli.createClient({ name: 'made by the CLI', groups: ['g'] })).client.clientId;

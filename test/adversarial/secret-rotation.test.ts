@@ -4,7 +4,7 @@
  * the SecretVerifier (the HMAC fast path) and even when another process (the CLI) rotated it.
  */
 import request from 'supertest';
-import { SqliteRegistry } from '../../lib';
+import { openRegistry } from '../../lib';
 import { sleep } from '../support/time';
 import { expectInvalidClient, tokenRequest } from '../support/oauth';
 import { seedClient } from '../support/clients';
@@ -81,7 +81,7 @@ test('rotated by another process on the same file (like the CLI): the cached old
   const { clientId, clientSecret: old } = await seedClient(server.auth);
   await ok(clientId, old);
   await ok(clientId, old);
-  const cli = new SqliteRegistry(server.dbPath, { bcryptCost: 4 });
+  const cli = openRegistry(server.dbPath, { bcryptCost: 4, pruneIntervalSeconds: 0 });
   let fresh: string;
   try {
     fresh = (await cli.rotateClientSecret(clientId)).clientSecret as string;

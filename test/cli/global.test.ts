@@ -99,7 +99,7 @@ describe('choosing the database', () => {
   test('neither --db nor CCGATE_DB is a usage error', () => {
     const r = runCli(['group', 'list']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('no registry database: pass --db PATH or set CCGATE_DB');
+    expect(r.stderr).toContain('no registry database: pass --db PATH or URL, or set CCGATE_DB');
     expect(r.stdout).toBe('');
   });
 

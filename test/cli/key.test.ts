@@ -76,9 +76,7 @@ test('key prune removes only retired keys whose tokens have all expired', async 
   // Just retired: tokens it signed may still be in use, so it stays.
   expect(t.json(['key', 'prune'])).toEqual({ removed: 0 });
   // Pretend it retired an hour ago.
-  await t.withRegistry(async (r) => {
-    r.db.prepare('UPDATE signing_keys SET retires_at = ? WHERE kid = ?').run(nowSeconds() - 3600, old.kid);
-  });
+  t.withDatabase((db) => db.prepare('UPDATE signing_keys SET retires_at = ? WHERE kid = ?').run(nowSeconds() - 3600, old.kid));
   expect(t.cli(['key', 'prune']).stdout).toBe('Removed 1 retired key(s).\n');
   const left = t.json<KeyJson[]>(['key', 'list']);
   expect(left).toHaveLength(1);

@@ -158,7 +158,7 @@ test('the installed CLI works on a registry file (native better-sqlite3 loads)',
 
 const CHECK_EXPORTS = `
   const names = Object.keys(mod).filter((k) => k !== 'default' && k !== '__esModule').sort();
-  for (const name of ['ccgate', 'SqliteRegistry']) if (typeof mod[name] !== 'function') throw new Error(name + ' is ' + typeof mod[name]);
+  for (const name of ['ccgate', 'openRegistry']) if (typeof mod[name] !== 'function') throw new Error(name + ' is ' + typeof mod[name]);
   process.stdout.write(JSON.stringify(names));
 `;
 
@@ -166,11 +166,11 @@ test("require('ccgate') and import('ccgate') give the same named exports; deep i
   writeFileSync(path.join(project, 'check.cjs'), `const mod = require('ccgate');\n${CHECK_EXPORTS}`);
   writeFileSync(
     path.join(project, 'check.mjs'),
-    `import * as mod from 'ccgate';\nimport { ccgate, SqliteRegistry } from 'ccgate';\nvoid ccgate, SqliteRegistry;\n${CHECK_EXPORTS}`,
+    `import * as mod from 'ccgate';\nimport { ccgate, openRegistry } from 'ccgate';\nvoid ccgate, openRegistry;\n${CHECK_EXPORTS}`,
   );
   const required = JSON.parse(ok(process.execPath, ['check.cjs'], project)) as string[];
   const imported = JSON.parse(ok(process.execPath, ['check.mjs'], project)) as string[];
-  expect(required).toEqual(expect.arrayContaining(['ccgate', 'SqliteRegistry']));
+  expect(required).toEqual(expect.arrayContaining(['ccgate', 'openRegistry']));
   expect(imported).toEqual(required);
 
   const deep = run(process.execPath, ['-e', "require('ccgate/dist/lib/tokens')"], project);
@@ -182,9 +182,9 @@ test("require('ccgate') and import('ccgate') give the same named exports; deep i
 test('TypeScript finds the types through "exports" from ESM and CommonJS', () => {
   // The expect-error directive below fails the compile if the import were untyped (any).
   const body = [
-    "import { ccgate, SqliteRegistry, type CcgateOptions } from 'ccgate';",
+    "import { ccgate, openRegistry, type CcgateOptions } from 'ccgate';",
     'export type O = CcgateOptions;',
-    'export const r: typeof SqliteRegistry = SqliteRegistry;',
+    'export const r: typeof openRegistry = openRegistry;',
     '// @ts-expect-error ccgate is a function, not a number',
     'export const n: number = ccgate;',
     '',

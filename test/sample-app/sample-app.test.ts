@@ -21,7 +21,7 @@ describe('sample app, in process', () => {
     const tmp = tempDir('ccgate-sample-');
     cleanup = tmp.cleanup;
     sample = createSampleApp({
-      dbPath: path.join(tmp.dir, 'ccgate.db'),
+      db: path.join(tmp.dir, 'ccgate.db'),
       issuer: 'http://localhost:3000',
       bcryptCost: 4,
       bcryptWorkers: 1,
@@ -131,11 +131,13 @@ describe('sample server settings', () => {
     expect(config).toEqual({
       port: 3000,
       host: '127.0.0.1',
-      dbPath: path.join(ROOT, 'sample-app', 'ccgate.db'),
+      db: path.join(ROOT, 'sample-app', 'ccgate.db'),
       issuer: undefined,
       audience: undefined,
     });
-    expect(readServerConfig({ CCGATE_DB: 'x.db', CCGATE_AUDIENCE: 'api' })).toMatchObject({ dbPath: path.resolve('x.db'), audience: 'api' });
+    expect(readServerConfig({ CCGATE_DB: 'x.db', CCGATE_AUDIENCE: 'api' })).toMatchObject({ db: path.resolve('x.db'), audience: 'api' });
+    // A PostgreSQL URL is used as it is, not resolved as a path.
+    expect(readServerConfig({ CCGATE_DB: 'postgres://127.0.0.1/ccgate?schema=demo' }).db).toBe('postgres://127.0.0.1/ccgate?schema=demo');
   });
 });
 

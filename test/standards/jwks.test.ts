@@ -3,10 +3,11 @@
  * removed), against a real issuer on loopback and real SQLite files.
  */
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { join } from 'node:path';
 import { Keyring } from '../../lib/tokens';
-import { SqliteRegistry } from '../../lib';
-import { KEY_REMOVAL_MARGIN_SECONDS } from '../../lib/registry/keys';
-import { tempRegistry } from '../support/temp';
+import { openRegistry, SqliteStorage, type KeyStorage } from '../../lib';
+import { KEY_REMOVAL_MARGIN_SECONDS } from '../../lib/registry';
+import { tempDir, tempRegistry } from '../support/temp';
 import { eventually, nowSeconds } from '../support/time';
 import { httpRequest } from '../support/http';
 import { callApi, issueToken } from '../support/oauth';
@@ -70,21 +71,26 @@ describe('RFC 7517 §5: the JWK Set document', () => {
 });
 
 describe('RFC 7517 §5: only public members are published, whatever the store hands over', () => {
-  test('a RegistryStore of your own whose publicJwk carries private members: the JWKS still has none', async () => {
-    const reg = tempRegistry();
-    reg.clock.t = nowSeconds();
-    // A careless custom store that keeps the full JWK (private members too) as "publicJwk".
-    const careless = new Proxy(reg.registry, {
-      get(target, prop, receiver) {
-        if (prop === 'listKeys') {
-          return async () =>
-            (await target.listKeys()).map((k) => ({
-              ...k,
-              publicJwk: { ...k.publicJwk, ...(createPrivateKey(k.privateKeyPem).export({ format: 'jwk' }) as object) },
-            }));
-        }
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === 'function' ? value.bind(target) : value;
+  test('a RegistryStorage of your own whose publicJwk carries private members: the JWKS still has none', async () => {
+    const dir = tempDir();
+    const storage = new SqliteStorage(join(dir.dir, 'registry.db'));
+    // A careless custom storage that keeps the full JWK (private members too) as "publicJwk".
+    const stored = storage.keys;
+    const carelessKeys: KeyStorage = {
+      apply: (change) => stored.apply(change),
+      recordUse: (kid, until) => stored.recordUse(kid, until),
+      delete: (kids) => stored.delete(kids),
+      list: async () =>
+        (await stored.list()).map((k) => ({
+          ...k,
+          publicJwk: { ...k.publicJwk, ...(createPrivateKey(k.privateKeyPem).export({ format: 'jwk' }) as object) },
+        })),
+    };
+    const careless = new Proxy(storage, {
+      get(target, prop) {
+        if (prop === 'keys') return carelessKeys;
+        const value: unknown = Reflect.get(target, prop);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
     });
     const issuer = await startIssuer({ db: careless });
@@ -98,7 +104,7 @@ describe('RFC 7517 §5: only public members are published, whatever the store ha
       expect(verifiesWithJwk(token, keys[0])).toBe(true);
     } finally {
       await issuer.close();
-      await reg.cleanup();
+      dir.cleanup();
     }
   });
 });
@@ -177,7 +183,7 @@ describe('key rotation at the issuer (pending -> active -> retired)', () => {
     issuer = await startIssuer();
     const client = await seedClient(issuer.auth);
     const oldKid = kidOf(await issueToken(issuer, client));
-    const other = new SqliteRegistry(issuer.dbPath, { bcryptCost: 4 });
+    const other = openRegistry(issuer.dbPath, { bcryptCost: 4, pruneIntervalSeconds: 0 });
     const added = await other.rotateKey({ alg: 'RS256', leadSeconds: 0 }).finally(() => other.close());
     expect((await jwks(issuer)).map((k) => k.kid).sort()).toEqual([oldKid, added.kid].sort());
     expect(kidOf(await issueToken(issuer, client))).toBe(added.kid);

@@ -1,7 +1,8 @@
 /** The built CLI (dist/lib/cli/main.js: `npm run build` first), run as a child process. */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { SqliteRegistry } from '../../lib';
+import Database from 'better-sqlite3';
+import { openRegistry, type Registry } from '../../lib';
 import { CLI } from './constants';
 import { assertBuilt, cleanEnv } from './processes';
 import { tempDir } from './temp';
@@ -76,7 +77,9 @@ export interface TempCliDb {
   /** Like cli() with --json; expects exit 0 and parses stdout. */
   json<T = unknown>(args: string[], options?: Omit<CliOptions, 'db'>): T;
   /** Opens the same file in-process, runs fn, closes it. */
-  withRegistry<T>(fn: (registry: SqliteRegistry) => Promise<T>): Promise<T>;
+  withRegistry<T>(fn: (registry: Registry) => Promise<T>): Promise<T>;
+  /** The file's rows as another process sees them (its own SQLite connection), for checks of what is stored. */
+  withDatabase<T>(fn: (db: Database.Database) => T): T;
   cleanup(): void;
 }
 
@@ -93,12 +96,20 @@ export function tempCliDb(): TempCliDb {
       if (result.status !== 0) throw new Error(`ccgate ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
       return JSON.parse(result.stdout) as T;
     },
-    async withRegistry<T>(fn: (registry: SqliteRegistry) => Promise<T>): Promise<T> {
-      const registry = new SqliteRegistry(db, { bcryptCost: 4 });
+    async withRegistry<T>(fn: (registry: Registry) => Promise<T>): Promise<T> {
+      const registry = openRegistry(db, { bcryptCost: 4, pruneIntervalSeconds: 0 });
       try {
         return await fn(registry);
       } finally {
         await registry.close();
+      }
+    },
+    withDatabase<T>(fn: (database: Database.Database) => T): T {
+      const database = new Database(db);
+      try {
+        return fn(database);
+      } finally {
+        database.close();
       }
     },
     cleanup,

@@ -2,7 +2,8 @@
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteRegistry, type SqliteRegistryOptions } from '../../lib';
+import { Registry, type RegistryOptions } from '../../lib/registry/registry';
+import { SqliteStorage, type SqliteOptions } from '../../lib/registry/sqlite';
 import { TestClock } from './time';
 
 /** A fresh temp directory, removed by the returned cleanup. */
@@ -11,28 +12,38 @@ export function tempDir(prefix = 'ccgate-'): { dir: string; cleanup: () => void 
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** Options of the Registry service and of its SQLite storage. */
+export type TempRegistryOptions = RegistryOptions & SqliteOptions;
+
 export interface TempRegistry {
-  registry: SqliteRegistry;
+  registry: Registry;
   path: string;
   dir: string;
   /** The registry's clock (Unix seconds in clock.t), moved by hand. */
   clock: TestClock;
-  /** Opens another connection to the same file (like the CLI next to a server). */
-  reopen(options?: SqliteRegistryOptions): SqliteRegistry;
-  /** Closes every connection opened here and removes the directory. */
+  /** Opens another registry on the same file (like the CLI next to a server). */
+  reopen(options?: TempRegistryOptions): Registry;
+  /** Closes every registry opened here and removes the directory. */
   cleanup(): Promise<void>;
 }
 
-/** A registry on a fresh temp file, bcrypt cost 4, with a TestClock. */
-export function tempRegistry(options: SqliteRegistryOptions = {}): TempRegistry {
+/** A registry on a fresh temp file: SQLite storage, bcrypt cost 4, a TestClock, no prune timer. */
+export function tempRegistry(options: TempRegistryOptions = {}): TempRegistry {
   const { dir, cleanup } = tempDir('ccgate-reg-');
   const path = join(dir, 'registry.db');
   const clock = new TestClock();
-  const opened: SqliteRegistry[] = [];
-  const open = (extra: SqliteRegistryOptions = {}): SqliteRegistry => {
-    const r = new SqliteRegistry(path, { bcryptCost: 4, now: clock.now, ...options, ...extra });
-    opened.push(r);
-    return r;
+  const opened: Registry[] = [];
+  const open = (extra: TempRegistryOptions = {}): Registry => {
+    const { busyTimeoutMs, ...service } = { bcryptCost: 4, now: clock.now, pruneIntervalSeconds: 0, ...options, ...extra };
+    const storage = new SqliteStorage(path, { busyTimeoutMs });
+    try {
+      const r = new Registry(storage, service);
+      opened.push(r);
+      return r;
+    } catch (err) {
+      void storage.close();
+      throw err;
+    }
   };
   const registry = open();
   return {

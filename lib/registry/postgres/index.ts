@@ -1,0 +1,2 @@
+export { PostgresStorage } from './storage';
+export type { PostgresOptions } from './options';

@@ -1,0 +1,2 @@
+export { SqliteStorage } from './sqlite-storage';
+export type { SqliteOptions } from './database';
