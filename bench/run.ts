@@ -6,22 +6,38 @@
  *
  * Knobs (environment): BENCH_DURATION (s per measurement, default 1.5), BENCH_WARMUP (s, default 1),
  * BENCH_ROUNDS (interleaved rounds, median reported, default 5; token-cold and guard-first-sight use at
- * most 3, guard-flood at most 2).
+ * most 3, guard-flood at most 2, postgres-token's ES256 pair at most 3), BENCH_PG_URL (the PostgreSQL server of the postgres-* scenarios,
+ * default postgres://127.0.0.1:5432/postgres; they are skipped when it does not answer), BENCH_CPU_PROF
+ * (a folder: servers under test run with node --cpu-prof and write their profiles there).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DURATION, fmt, median, ROUNDS, WARMUP, type ResultRow, type RunContext, type Scenario } from './lib/common';
-import { cleanupAll, REPO_ROOT } from './lib/harness';
+import { cleanupAll, interruptRun, REPO_ROOT } from './lib/harness';
+import { postgresProblem } from './lib/postgres';
 import { guardFirstSight } from './scenarios/guard-first-sight';
 import { guardFlood } from './scenarios/guard-flood';
 import { guardOverhead } from './scenarios/guard-overhead';
 import { memory } from './scenarios/memory';
+import { postgresGuard, postgresToken } from './scenarios/postgres';
 import { registryScale } from './scenarios/registry-scale';
 import { tokenCold, tokenRepeat } from './scenarios/token';
 
 /** In run order: token-cold before token-repeat, whose bcrypt-every-time baseline it measures. */
-const SCENARIOS: Scenario[] = [guardOverhead, tokenCold, tokenRepeat, guardFirstSight, guardFlood, registryScale, memory];
+const SCENARIOS: Scenario[] = [guardOverhead, tokenCold, tokenRepeat, guardFirstSight, guardFlood, registryScale, memory, postgresGuard, postgresToken];
+
+/** The selected scenarios whose service answers, and one line about those skipped (null: none). */
+async function available(scenarios: Scenario[]): Promise<{ run: Scenario[]; skipped: Array<{ name: string; reason: string }>; line: string | null }> {
+  const needy = scenarios.filter((s) => s.needs === 'postgres');
+  const problem = needy.length > 0 ? await postgresProblem() : null;
+  if (problem === null) return { run: scenarios, skipped: [], line: null };
+  return {
+    run: scenarios.filter((s) => s.needs !== 'postgres'),
+    skipped: needy.map((s) => ({ name: s.name, reason: problem })),
+    line: `Skipping ${needy.map((s) => s.name).join(', ')}: ${problem}. Set BENCH_PG_URL to a PostgreSQL server the bench may create databases on.`,
+  };
+}
 
 function select(args: string[]): Scenario[] {
   const wanted = args.filter((a) => !a.startsWith('-'));
@@ -63,8 +79,11 @@ function table(rows: ResultRow[]): string {
 }
 
 async function main(): Promise<void> {
-  const scenarios = select(process.argv.slice(2));
+  // Keeps the orchestrator alive to the end: without it, a wait on nothing but unref'd handles (closing
+  // a PostgreSQL registry) would end the process there, silently, without the table or the cleanup.
+  const alive = setInterval(() => undefined, 60_000);
   const started = Date.now();
+  const { run: scenarios, skipped, line: skippedLine } = await available(select(process.argv.slice(2)));
   const ctx: RunContext = { memo: new Map(), log: (m) => console.log(m), foreignLoad: [] };
   const machine = {
     cpus: os.cpus().length,
@@ -78,6 +97,7 @@ async function main(): Promise<void> {
   console.log(
     `${machine.cpus} x ${machine.cpuModel}, node ${machine.node}; ${DURATION} s per measurement, ${WARMUP} s warm-up, median of ${ROUNDS} interleaved rounds\n`,
   );
+  if (skippedLine) console.log(`${skippedLine}\n`);
   const rows: ResultRow[] = [];
   const timings: Record<string, number> = {};
   const loads: Record<string, [number, number]> = {};
@@ -105,7 +125,7 @@ async function main(): Promise<void> {
         notes: message.slice(0, 2000),
       });
     } finally {
-      cleanupAll();
+      await cleanupAll();
     }
     timings[scenario.name] = (Date.now() - t0) / 1000;
     loads[scenario.name] = [loadBefore, os.loadavg()[0]];
@@ -137,20 +157,39 @@ async function main(): Promise<void> {
       loadAverage: loads[s.name],
       otherProcessesCpuShare: foreign[s.name],
     })),
+    skipped,
     totalSeconds,
     results: rows.map((r) => ({ ...r, value: Number.isFinite(r.value) ? r.value : null })),
   };
   writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  clearInterval(alive);
   console.log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'latest.json')) || 'bench/results/latest.json'}`);
 }
 
-process.on('SIGINT', () => {
-  cleanupAll();
-  process.exit(130);
-});
+/**
+ * Ctrl-C (or SIGTERM): kill the servers, drop the bench databases, exit. One Ctrl-C often arrives twice
+ * (from the terminal, and forwarded by npm): a second signal exits at once only a second after the first.
+ */
+let interruptedAt: number | undefined;
+function interrupt(signal: NodeJS.Signals): void {
+  if (interruptedAt !== undefined) {
+    if (Date.now() - interruptedAt > 1000) process.exit(130);
+    return;
+  }
+  interruptedAt = Date.now();
+  interruptRun();
+  console.error(`\n${signal}: stopping the servers and dropping the bench databases`);
+  const force = setTimeout(() => process.exit(130), 10_000);
+  void cleanupAll().finally(() => {
+    clearTimeout(force);
+    process.exit(130);
+  });
+}
+process.on('SIGINT', interrupt);
+process.on('SIGTERM', interrupt);
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
   console.error(err);
-  cleanupAll();
+  await cleanupAll();
   process.exit(1);
 });

@@ -2,8 +2,13 @@
  * HTTP Basic client credentials, RFC 6749 §2.3.1 with RFC 7617: the client id and secret are each
  * form-urlencoded, joined by the first ':' (a secret may contain ':'), then base64-encoded. The
  * issuer decodes them; the remote guard encodes its own for introspection.
+ *
+ * Many clients skip the form-encoding (curl -u, Python requests, most HTTP libraries), so a secret
+ * holding '%' or '+' reaches us raw. Both readings are kept: the RFC's first, the raw one after it
+ * when it differs (or alone when the raw text is not valid form-urlencoding at all).
  */
-export type BasicParse = { kind: 'absent' } | { kind: 'credentials'; clientId: string; clientSecret: string } | { kind: 'malformed'; reason: string };
+export type BasicParse =
+  { kind: 'absent' } | { kind: 'credentials'; clientId: string; secrets: [string] | [string, string] } | { kind: 'malformed'; reason: string };
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
@@ -42,11 +47,15 @@ export function parseBasicAuthorization(header: string | undefined): BasicParse 
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon === -1) return { kind: 'malformed', reason: 'The Basic credentials have no colon separator.' };
-  const clientId = formDecode(decoded.slice(0, colon));
-  const clientSecret = formDecode(decoded.slice(colon + 1));
-  if (clientId === null || clientSecret === null) {
-    return { kind: 'malformed', reason: 'The Basic credentials are not valid form-urlencoding.' };
-  }
+  const rawId = decoded.slice(0, colon);
+  const clientId = formDecode(rawId) ?? rawId;
   if (clientId === '') return { kind: 'malformed', reason: 'The Basic credentials have an empty client id.' };
-  return { kind: 'credentials', clientId, clientSecret };
+  return { kind: 'credentials', clientId, secrets: readings(decoded.slice(colon + 1)) };
+}
+
+/** The secret as RFC 6749 §2.3.1 reads it, then as sent when that differs. */
+function readings(raw: string): [string] | [string, string] {
+  const rfc = formDecode(raw);
+  if (rfc === null || rfc === raw) return [raw];
+  return [rfc, raw];
 }

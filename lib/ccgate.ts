@@ -1,15 +1,21 @@
 import type { ErrorRequestHandler, Router } from 'express';
+import type { Registry as MetricsRegistry } from 'prom-client';
 import { AuditEvents } from './events';
 import { createGuard, type Guard } from './guard';
-import { BcryptPool, createMetadataRouter, createTokenRouter, LimiterThrottle, oauthErrorHandler, SecretVerifier } from './issuer';
-import { isFailureThrottle, resolveOptions, type CcgateOptions } from './options';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { BcryptPool, createMetadataRouter, createTokenRouter, LimiterThrottle, oauthErrorHandler, SecretVerifier, type IssuerConfig } from './issuer';
+import { SigningKeyWarmup } from './issuer/key-warmup';
+import { countAuditEvents, createHealthRouter, createMetricsRouter, PromTelemetry, type HealthOptions } from './metrics';
+import { warnAboutPlaintextKeys } from './key-secrets';
+import { isFailureThrottle, resolveOptions, type CcgateOptions, type ResolvedOptions } from './options';
 import { openRegistry, type CreatedClient, type KeyRecord, type Registry, type RotateSecretOptions } from './registry';
 import { AccessTokenVerifier, Keyring, verifyingValidator, type SigningAlgorithm } from './tokens';
 
 export interface Ccgate extends Guard {
   /**
    * The issuer's router: POST /token, GET /jwks, POST /introspect and POST /revoke. Mount it where
-   * the `mountPath` option says (default app.use('/oauth', auth.tokenRouter())).
+   * the `mountPath` option says (default app.use('/oauth', auth.tokenRouter())). Building it starts
+   * making the signing key in the background, so the JWKS has a key before the first token.
    */
   tokenRouter(): Router;
   /** Error middleware answering ccgate errors as RFC 6749 / 6750 JSON; for guards with guardErrors: 'next'. */
@@ -22,6 +28,12 @@ export interface Ccgate extends Guard {
    * its last token has expired.
    */
   rotateKey(options?: { leadSeconds?: number; algorithm?: SigningAlgorithm }): Promise<KeyRecord>;
+  /**
+   * Kills a (leaked) signing key at once: removed from the registry, the JWKS and every keyring on
+   * this registry; tokens it signed fail at the next request to a local guard or introspection. If it
+   * was this instance's signing key, a new one is made now. Resolves with the key as it was.
+   */
+  revokeKey(kid: string): Promise<KeyRecord>;
   /** Rotates a client's secret (optionally keeping the old one valid for overlapSeconds) and emits secret.rotated. */
   rotateClientSecret(clientId: string, options?: RotateSecretOptions): Promise<CreatedClient>;
   /** Audit events: auth.events.on('*', (e) => log(JSON.stringify(e))). */
@@ -34,35 +46,73 @@ export interface Ccgate extends Guard {
    * (they wait for the registry themselves): await it at startup to fail fast.
    */
   ready(): Promise<void>;
+  /**
+   * This instance's metrics (README "Metrics"): a prom-client Registry of its own, never the global
+   * one. Serve it with metricsRouter(), or combine it with the app's: Registry.merge([auth.metrics, mine]).
+   */
+  metrics: MetricsRegistry;
+  /** GET /metrics: `metrics` in Prometheus's text format. Mount it where only your scraper reaches it. */
+  metricsRouter(): Router;
+  /**
+   * GET /healthz (liveness: 200 while the process serves) and GET /readyz (readiness: 200 when the
+   * registry answers and a signing key exists for `algorithm`, else 503 with a reason, within `timeoutMs`).
+   */
+  healthRouter(options?: HealthOptions): Router;
   /** Stops the bcrypt workers and the registry's timers, and closes the registry. */
   close(): Promise<void>;
+}
+
+/**
+ * The per-client limiters: revocations counted in the registry's storage (they write rows anyway,
+ * and every instance shares the count), introspections in memory per instance (a shared count would
+ * cost a database write per introspection).
+ */
+function clientLimiters(registry: Registry, limits: ResolvedOptions['clientRateLimits']): Pick<IssuerConfig, 'introspectionLimiter' | 'revocationLimiter'> {
+  if (!limits) return {};
+  return {
+    revocationLimiter: registry.limiter({ keyPrefix: 'ccgate-revoke', points: limits.revocationsPerMinute, durationSeconds: 60, blockDurationSeconds: 0 }),
+    introspectionLimiter: new RateLimiterMemory({ keyPrefix: 'ccgate-introspect', points: limits.introspectionsPerSecond, duration: 1 }),
+  };
 }
 
 /** Builds an issuer and a guard sharing one registry and one set of keys. */
 export function ccgate(options: CcgateOptions): Ccgate {
   const o = resolveOptions(options);
   const events = new AuditEvents();
-  const registry = openRegistry(o.db, { bcryptCost: o.bcryptCost, events, postgres: o.postgres });
+  const telemetry = new PromTelemetry({ clientLabels: o.metricsClientLabels });
+  const registry = openRegistry(o.db, {
+    bcryptCost: o.bcryptCost,
+    events,
+    postgres: o.postgres,
+    clockToleranceSeconds: o.clockTolerance,
+    telemetry,
+    ...o.keySecrets,
+  });
   const keyring = new Keyring(registry);
-  const pool = new BcryptPool({ workers: o.bcryptWorkers, maxQueue: o.bcryptQueue });
-  const secretVerifier = new SecretVerifier(pool, o.bcryptCost);
+  const pool = new BcryptPool({ workers: o.bcryptWorkers, maxQueue: o.bcryptQueue, maxQueuePerSource: o.bcryptQueuePerAddress, telemetry });
+  const secretVerifier = new SecretVerifier(pool, o.bcryptCost, undefined, telemetry.secretCache);
   const verifier = new AccessTokenVerifier(keyring, {
     issuer: o.issuer,
     audience: o.audience,
     clockToleranceSeconds: o.clockTolerance,
     maxTokenLength: o.maxTokenLength,
     cache: o.verifiedTokenCache,
+    cacheTelemetry: telemetry.verifiedTokenCache,
   });
   const validator = verifyingValidator(verifier, registry);
   const throttle = o.throttle && (isFailureThrottle(o.throttle) ? o.throttle : new LimiterThrottle((l) => registry.limiter(l), o.throttle));
-  const guard = createGuard(validator, { realm: o.realm, errors: o.guardErrors, events });
+  const guard = createGuard(validator, { realm: o.realm, errors: o.guardErrors, events, telemetry });
+  telemetry.observe({ bcryptQueueDepth: () => pool.queued, signingKeys: () => registry.listKeys() });
+  countAuditEvents(events, telemetry, o.algorithm);
+  const keyWarmup = new SigningKeyWarmup(() => keyring.signingKey(o.algorithm), o.onServerError);
 
   return {
     ...guard,
     errorHandler: oauthErrorHandler({ onServerError: o.onServerError }),
     registry,
-    tokenRouter: () =>
-      createTokenRouter({
+    tokenRouter: () => {
+      keyWarmup.start();
+      return createTokenRouter({
         registry,
         keyring,
         secretVerifier,
@@ -73,14 +123,19 @@ export function ccgate(options: CcgateOptions): Ccgate {
         tokenLifetime: o.tokenLifetime,
         realm: o.realm,
         maxBodyBytes: o.maxBodyBytes,
+        maxTokenLength: o.maxTokenLength,
         jwksMaxAge: o.jwksMaxAge,
         introspectScope: o.introspectScope,
         requireHttps: o.requireHttps,
         throttle,
+        ...clientLimiters(registry, o.clientRateLimits),
         lockedDelayMs: o.lockedDelayMs,
         events,
+        telemetry,
+        signingKeyMade: () => keyWarmup.settled(),
         onServerError: o.onServerError,
-      }),
+      });
+    },
     metadataRouter: () =>
       createMetadataRouter({
         registry,
@@ -94,13 +149,25 @@ export function ccgate(options: CcgateOptions): Ccgate {
       await registry.pruneKeys();
       return key;
     },
+    async revokeKey(kid) {
+      const revoked = await registry.revokeKey(kid);
+      // The next token need not pay for the key generation.
+      if (revoked.status === 'active' && revoked.alg === o.algorithm) await keyring.signingKey(o.algorithm);
+      return revoked;
+    },
     rotateClientSecret: (clientId, rotation) => registry.rotateClientSecret(clientId, rotation),
     events,
+    metrics: telemetry.registry,
+    metricsRouter: () => createMetricsRouter(telemetry.registry),
+    healthRouter: (health) => createHealthRouter(registry, o.algorithm, health),
     async ready() {
       await registry.ready();
+      await keyWarmup.settled();
       await keyring.signingKey(o.algorithm);
+      await warnAboutPlaintextKeys(registry);
     },
     async close() {
+      await keyWarmup.settled();
       await pool.close();
       await registry.close();
     },

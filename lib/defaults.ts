@@ -12,8 +12,9 @@ export const DEFAULTS = {
   /** Clock skew allowed on exp / nbf / iat, in seconds. */
   clockToleranceSeconds: 5,
   bcryptCost: 10,
-  /** bcrypt compares allowed to wait for a worker. */
+  /** bcrypt checks allowed to wait for a worker, in all and per source address. */
   bcryptQueue: 64,
+  bcryptQueuePerSource: 8,
   maxBodyBytes: 8192,
   /** Longest access token the guards read, in characters. */
   maxTokenLength: 4096,
@@ -25,13 +26,34 @@ export const DEFAULTS = {
   introspectScope: 'ccgate:introspect',
   guardErrors: 'respond',
   verifiedCache: { maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 },
-  throttle: { maxFailuresPerClient: 10, maxFailuresPerAddress: 50, windowSeconds: 300, lockedDelayMs: 1000 },
+  throttle: {
+    maxFailuresPerClientAndAddress: 10,
+    maxFailuresPerAddress: 50,
+    slowdownAfter: 10,
+    slowdownStepMs: 100,
+    maxSlowdownMs: 2000,
+    windowSeconds: 300,
+    lockedDelayMs: 1000,
+  },
+  /** Calls per client: revocations (shared by every instance) and introspections (per instance). */
+  clientRateLimits: { revocationsPerMinute: 60, introspectionsPerSecond: 100 },
   /** The remote guard's calls to the issuer. */
-  remote: { timeoutMs: 5000, jwksCooldownSeconds: 30, jwksMaxAgeSeconds: 600, introspectionCacheSeconds: 30 },
+  remote: {
+    timeoutMs: 5000,
+    jwksCooldownSeconds: 30,
+    jwksRefetchIntervalSeconds: 1,
+    jwksMaxAgeSeconds: 600,
+    introspectionCacheSeconds: 30,
+    introspectionNegativeCacheSeconds: 10,
+  },
   /** Milliseconds a SQLite write waits for another process's lock. */
   sqliteBusyTimeoutMs: 5000,
   /** The PostgreSQL backend (PostgresOptions). */
   postgres: { poolSize: 10, connectTimeoutMs: 2000, statementTimeoutMs: 5000, maxStalenessMs: 1000, schema: 'public' },
   /** Seconds between the registry's passes deleting expired revocations, replay entries and dead keys. */
   pruneIntervalSeconds: 300,
+  /** Distinct client ids given their own label in the tokens-by-client metric; later ones count as "other". */
+  metricsClientLabels: 100,
+  /** Milliseconds the readiness route waits for the registry (below Kubernetes' default probe timeout of 1 s). */
+  readinessTimeoutMs: 800,
 } as const;

@@ -19,12 +19,18 @@ export type AuditEvent = Base &
     | { type: 'client.throttled'; clientId: string | null; retryAfter: number; address?: string }
     | { type: 'scope.denied'; clientId: string; requested: string; where: 'token_endpoint' | 'guard' }
     | { type: 'token.rejected'; reason: RejectionReason; where: 'guard' }
+    /** The guard answered 503: the issuer (remote guard: unreachable, bad_answer, credentials_refused) or the registry could not be used. */
+    | { type: 'dependency.unavailable'; dependency: 'issuer' | 'registry'; reason: string; where: 'guard' }
     | { type: 'token.introspected'; callerId: string; active: boolean; jti?: string }
     | { type: 'token.revoked'; clientId: string | null; jti: string; via: 'revocation_endpoint' | 'registry' }
     | { type: 'secret.rotated'; clientId: string; overlapSeconds: number }
     | { type: 'key.created'; kid: string; alg: string }
     | { type: 'key.rotated'; kid: string; alg: string; activatesAt: number }
     | { type: 'key.removed'; kids: string[] }
+    /** A key deleted at once (a leak): `status` is what it was then (pending, active or retired). */
+    | { type: 'key.revoked'; kid: string; alg: string; status: string }
+    /** `ccgate key rewrap` / rewrapKeys(): these keys are now encrypted under the key secret `keySecretId`. */
+    | { type: 'key.rewrapped'; keySecretId: string; kids: string[] }
     | { type: 'group.created'; name: string; scopes: string[] }
     | { type: 'group.updated'; name: string; scopes: string[] }
     | { type: 'group.deleted'; name: string }

@@ -1,8 +1,9 @@
 // The public surface of ccgate: re-exports only.
 export { ccgate, type Ccgate } from './ccgate';
 export type { CcgateOptions } from './options';
+export type { GuardTelemetry, GuardRefusal, HealthOptions, NotReadyReason } from './metrics';
 export { AuditEvents, type AuditEvent, type AuditEventType, type AuditEventOf } from './events';
-export type { FailureThrottle, ThrottleOptions } from './issuer';
+export type { AuthAttempt, FailureThrottle, ThrottleOptions } from './issuer';
 export type { AuthInfo, Guard, GuardOptions, RemoteGuardOptions, JwksRemoteGuardOptions, IntrospectionRemoteGuardOptions, FetchLike } from './guard';
 export { createGuard, remoteGuard } from './guard';
 export {
@@ -18,12 +19,15 @@ export {
   HasherBusyError,
   RegistryError,
   RegistryUnavailableError,
+  RegistryFileChangedError,
+  KeyProtectionError,
   CliError,
   ConfigurationError,
   type OAuthErrorCode,
   type OAuthErrorBody,
   type RejectionReason,
   type RegistryErrorKind,
+  type KeyProtectionFailure,
 } from './errors';
 export {
   Registry,
@@ -40,6 +44,7 @@ export {
   type ClientCredentials,
   type GroupRecord,
   type KeyRecord,
+  type RewrapResult,
   type NewClient,
   type CreatedClient,
 } from './registry';

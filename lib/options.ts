@@ -1,8 +1,9 @@
 import { DEFAULTS } from './defaults';
 import { ConfigurationError } from './errors';
+import { resolveKeySecrets } from './key-secrets';
 import type { GuardOptions } from './guard';
 import type { FailureThrottle, ThrottleOptions } from './issuer';
-import { MAX_TOKEN_TTL_SECONDS, type PostgresOptions, type RegistryStorage } from './registry';
+import { MAX_TOKEN_TTL_SECONDS, type KeySecrets, type PostgresOptions, type RegistryStorage } from './registry';
 import { assertBcryptCost } from './registry/rules';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm, type VerifiedCacheOptions } from './tokens';
 
@@ -28,8 +29,10 @@ export interface CcgateOptions {
   bcryptCost?: number;
   /** Worker threads for bcrypt compares (default: one per core; 0 = on the main thread). */
   bcryptWorkers?: number;
-  /** bcrypt compares allowed to wait for a worker before the token endpoint answers 503 (default 64). */
+  /** bcrypt checks allowed to wait for a worker before the token endpoint answers 503 (default 64). */
   bcryptQueue?: number;
+  /** bcrypt checks one address may have waiting (default 8): the queue is served address by address, fairly. */
+  bcryptQueuePerAddress?: number;
   /** Realm in WWW-Authenticate challenges (default "ccgate"). */
   realm?: string;
   /** Largest accepted token-endpoint request body in bytes (default 8192). */
@@ -52,11 +55,34 @@ export interface CcgateOptions {
    */
   requireHttps?: boolean;
   /**
-   * Lockout of failed client authentication per client_id and per address (defaults: 10 and 50
-   * failures per 300 s window; a locked caller's 429 comes after lockedDelayMs, default 1000).
-   * `false` disables it; a FailureThrottle of your own replaces the counters.
+   * Throttling of failed client authentication (README "Security"): an address is refused after 10
+   * failures for one client id, or 50 in all, per 300 s window; a client id under attack from many
+   * addresses only has its failed attempts slowed (at most 2 s). Refused callers get 401 invalid_client
+   * with Retry-After after lockedDelayMs (1000). `false` disables it; a FailureThrottle of your own
+   * replaces the counters.
    */
   throttle?: ThrottleOptions | FailureThrottle | false;
+  /**
+   * Per-client limits of the introspection and revocation endpoints (defaults: 100 introspections per
+   * second per instance, 60 revocations per minute across instances); beyond them 429 with Retry-After.
+   * `false` disables both.
+   */
+  clientRateLimits?: { revocationsPerMinute?: number; introspectionsPerSecond?: number } | false;
+  /**
+   * Distinct client ids given their own label in the ccgate_tokens_issued_by_client_total metric
+   * (default 100); tokens of later clients count under client_id="other". 0 counts every client as "other".
+   */
+  metricsClientLabels?: number;
+  /**
+   * Secret under which private signing keys are encrypted in the registry (AES-256-GCM envelope, README
+   * "Security"): a random string of at least 32 characters. Default: CCGATE_KEY_SECRET. Without one,
+   * NODE_ENV=production refuses to start (see allowUnencryptedKeys); elsewhere ccgate warns once.
+   */
+  keySecret?: string;
+  /** Earlier key secrets, for decrypting only, until `ccgate key rewrap` is done. Default: CCGATE_KEY_SECRETS_PREVIOUS (comma-separated). */
+  previousKeySecrets?: string[];
+  /** Accept private signing keys stored unencrypted (no keySecret), in production too, without a warning (default false). */
+  allowUnencryptedKeys?: boolean;
   /** Called with unexpected server faults (answered as a bare 500 server_error). Default: ignored. */
   onServerError?: (err: unknown) => void;
 }
@@ -76,9 +102,11 @@ export interface ResolvedOptions {
   bcryptCost: number;
   bcryptWorkers?: number;
   bcryptQueue?: number;
+  bcryptQueuePerAddress?: number;
   realm: string;
   maxBodyBytes: number;
-  maxTokenLength?: number;
+  /** The guard's limit, and the limit of what the token endpoint issues. */
+  maxTokenLength: number;
   guardErrors: 'respond' | 'next';
   verifiedTokenCache?: VerifiedCacheOptions;
   /** Absolute URL where the token router is mounted, e.g. https://api.example.com/oauth. */
@@ -92,6 +120,11 @@ export interface ResolvedOptions {
   throttle: FailureThrottle | ThrottleOptions | undefined;
   /** Milliseconds a throttled caller waits for its answer (0 without a throttle). */
   lockedDelayMs: number;
+  /** null: no per-client limits. */
+  clientRateLimits: { revocationsPerMinute: number; introspectionsPerSecond: number } | null;
+  metricsClientLabels: number;
+  /** The key secrets, from the options or the environment; no current one only when allowed. */
+  keySecrets: KeySecrets;
   onServerError: (err: unknown) => void;
 }
 
@@ -137,7 +170,41 @@ function resolveThrottle(option: CcgateOptions['throttle']): Pick<ResolvedOption
   if (option === false) return { throttle: undefined, lockedDelayMs: 0 };
   const lockedDelayMs = DEFAULTS.throttle.lockedDelayMs;
   if (option && isFailureThrottle(option)) return { throttle: option, lockedDelayMs };
+  // A misspelt or renamed option would otherwise fall back to the default without a word.
+  for (const name of Object.keys(option ?? {})) {
+    if (!(name in DEFAULTS.throttle)) {
+      throw new ConfigurationError(`throttle.${name}`, `throttle.${name} is not an option (known: ${Object.keys(DEFAULTS.throttle).join(', ')})`);
+    }
+  }
+  for (const [name, value] of Object.entries(option ?? {})) {
+    // Delays may be 0; limits and the window may not (a limit of 0 would refuse everybody).
+    const least = name.endsWith('Ms') ? 0 : 1;
+    if (!Number.isSafeInteger(value) || (value as number) < least) {
+      throw new ConfigurationError(`throttle.${name}`, `throttle.${name} must be a whole number >= ${least}`);
+    }
+  }
   return { throttle: option ?? {}, lockedDelayMs: option?.lockedDelayMs ?? lockedDelayMs };
+}
+
+function resolveRateLimits(option: CcgateOptions['clientRateLimits']): ResolvedOptions['clientRateLimits'] {
+  if (option === false) return null;
+  const limits = {
+    revocationsPerMinute: option?.revocationsPerMinute ?? DEFAULTS.clientRateLimits.revocationsPerMinute,
+    introspectionsPerSecond: option?.introspectionsPerSecond ?? DEFAULTS.clientRateLimits.introspectionsPerSecond,
+  };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1)
+      throw new ConfigurationError(`clientRateLimits.${name}`, `clientRateLimits.${name} must be a positive whole number`);
+  }
+  return limits;
+}
+
+/** A label per client is a time series per client: bounded, so a registry of many clients cannot swamp Prometheus. */
+function checkClientLabels(count: number): number {
+  if (!Number.isSafeInteger(count) || count < 0 || count > 10_000) {
+    throw new ConfigurationError('metricsClientLabels', 'metricsClientLabels must be a whole number from 0 to 10000');
+  }
+  return count;
 }
 
 /** Applies every default once and checks every value once; throws ConfigurationError naming the option. */
@@ -157,9 +224,10 @@ export function resolveOptions(options: CcgateOptions): ResolvedOptions {
     bcryptCost,
     bcryptWorkers: options.bcryptWorkers,
     bcryptQueue: options.bcryptQueue,
+    bcryptQueuePerAddress: options.bcryptQueuePerAddress,
     realm: options.realm ?? DEFAULTS.realm,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
-    maxTokenLength: options.maxTokenLength,
+    maxTokenLength: options.maxTokenLength ?? DEFAULTS.maxTokenLength,
     guardErrors: options.guardErrors ?? DEFAULTS.guardErrors,
     verifiedTokenCache: options.verifiedTokenCache,
     endpointsBase: `${issuer.replace(/\/$/, '')}${normalizeMountPath(options.mountPath ?? DEFAULTS.mountPath)}`,
@@ -168,6 +236,9 @@ export function resolveOptions(options: CcgateOptions): ResolvedOptions {
     introspectScope: options.introspectScope ?? DEFAULTS.introspectScope,
     requireHttps: options.requireHttps ?? process.env.NODE_ENV === 'production',
     ...resolveThrottle(options.throttle),
+    clientRateLimits: resolveRateLimits(options.clientRateLimits),
+    metricsClientLabels: checkClientLabels(options.metricsClientLabels ?? DEFAULTS.metricsClientLabels),
+    keySecrets: resolveKeySecrets(options),
     onServerError: options.onServerError ?? (() => undefined),
   };
 }

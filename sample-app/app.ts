@@ -5,7 +5,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
 import { ccgate, type Ccgate } from '../lib';
+import { createLogger, requestLog } from './logging';
 
 export interface SampleAppConfig {
   /** The registry: a SQLite file path (created if missing) or a postgres:// URL. */
@@ -18,14 +21,19 @@ export interface SampleAppConfig {
   bcryptCost?: number;
   /** bcrypt worker threads (default: one per core). */
   bcryptWorkers?: number;
-  /** Where server faults go, as one JSON line each (default: stderr). */
+  /** Where the log's JSON lines go, one per call, without the newline (default: stdout). */
   log?: (line: string) => void;
+  /** The logger itself (server.ts passes its own, for its shutdown lines); default one writing to `log`. */
+  logger?: Logger;
+  /** Secret the signing keys are encrypted under (server.ts passes sample-app/key-secret.ts's); default CCGATE_KEY_SECRET. */
+  keySecret?: string;
 }
 
 export interface SampleApp {
   app: Express;
   auth: Ccgate;
   config: SampleAppConfig;
+  logger: Logger;
 }
 
 /** The demo client the first start creates, and the groups it uses. */
@@ -42,15 +50,10 @@ interface Report {
   createdBy: string | null;
 }
 
-/** One fault as one JSON line (stack traces included, newlines escaped), for log collectors. */
-export function faultLine(err: unknown): string {
-  const error = err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { message: String(err) };
-  return JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'server fault', error });
-}
-
 export function createSampleApp(config: SampleAppConfig): SampleApp {
-  const log = config.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const onServerError = (err: unknown): void => log(faultLine(err));
+  const logger = config.logger ?? createLogger(config.log ?? ((line) => process.stdout.write(`${line}\n`)));
+  // Faults as one JSON line each, stack trace included (pino's err serializer).
+  const onServerError = (err: unknown): void => logger.error({ err }, 'server fault');
   const auth = ccgate({
     db: config.db,
     issuer: config.issuer,
@@ -60,10 +63,13 @@ export function createSampleApp(config: SampleAppConfig): SampleApp {
     // The sample serves plain http://localhost, even with NODE_ENV=production. A real deployment keeps
     // ccgate's default (HTTPS required in production) and terminates TLS in front of the app.
     requireHttps: false,
+    keySecret: config.keySecret,
     onServerError,
   });
-  // Audit events (token.issued, client.auth_failed, ...) as JSON lines: one line wires ccgate to a log.
-  auth.events.on('*', (event) => log(JSON.stringify(event)));
+  // Audit events (token.issued, client.auth_failed, ...) into the same log: one line wires ccgate to it.
+  auth.events.on('*', (event) => logger.info({ audit: event }, event.type));
+  // Node's own metrics (CPU, memory, event loop lag) beside ccgate's, all served at /metrics.
+  collectDefaultMetrics({ register: auth.metrics });
 
   // Demo data, in memory: gone when the process stops.
   const reports: Report[] = [
@@ -73,6 +79,7 @@ export function createSampleApp(config: SampleAppConfig): SampleApp {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestLog(logger));
 
   app.get('/api/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -106,6 +113,10 @@ export function createSampleApp(config: SampleAppConfig): SampleApp {
   app.use('/oauth', auth.tokenRouter());
   // RFC 8414 metadata at /.well-known/oauth-authorization-server.
   app.use(auth.metadataRouter());
+  // Operators: GET /healthz (liveness), GET /readyz (readiness), GET /metrics (Prometheus). In production,
+  // serve /metrics where only the scraper reaches it (it names clients): another port, or a proxy rule.
+  app.use(auth.healthRouter());
+  app.use(auth.metricsRouter());
 
   app.use((req, res) => {
     res.status(404).json({ error: 'not_found', error_description: `No route for ${req.method} ${req.path}.` });
@@ -113,7 +124,7 @@ export function createSampleApp(config: SampleAppConfig): SampleApp {
   // Unreadable JSON bodies answer 400/413 invalid_request; anything else is logged and answers a bare 500.
   app.use(auth.errorHandler);
 
-  return { app, auth, config };
+  return { app, auth, config, logger };
 }
 
 export type SeedResult = { created: true; clientId: string; clientSecret: string } | { created: false; clientCount: number };

@@ -6,12 +6,18 @@
  *   CCGATE_DB        registry file (default sample-app/ccgate.db in the repository)
  *   CCGATE_ISSUER    issuer, used verbatim (default http://localhost:$PORT; no trailing "/")
  *   CCGATE_AUDIENCE  token audience (default: the issuer)
+ *   CCGATE_KEY_SECRET  secret the signing keys are encrypted under (default: made once, kept in <db>.key-secret, mode 0600)
+ *   HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS  HTTP timeouts (defaults 10000, 30000, 5000)
+ *
+ * It prints a human banner up to its "Listening on" line; from then on stdout carries the log, JSON lines.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSampleApp, seedDemo, type SampleApp } from './app';
 import { ConfigurationError, redactedDb } from '../lib';
-import { issuerFor, listeningUrl, localBaseUrl, readServerConfig, startupText, type ServerConfig } from './startup';
+import { sampleKeySecret } from './key-secret';
+import { createLogger } from './logging';
+import { issuerFor, listeningUrl, localBaseUrl, readServerConfig, serverOptions, startupText, type ServerConfig } from './startup';
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
@@ -53,7 +59,8 @@ async function main(): Promise<void> {
   }
 
   // Listen first, so that with PORT=0 the default issuer names the port actually bound.
-  const server = createServer();
+  const server = createServer(serverOptions(config.timeouts));
+  const logger = createLogger(out);
   let address: AddressInfo;
   try {
     address = await listen(server, config.port, config.host);
@@ -65,7 +72,7 @@ async function main(): Promise<void> {
   let stopping = false;
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
     stopping = true;
-    out(`${signal} received: shutting down.`);
+    logger.info({ signal }, `${signal} received: shutting down.`);
     // Stop accepting; idle keep-alive connections close now, busy ones after their response (or 5 s).
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const force = setTimeout(() => server.closeAllConnections(), 5000);
@@ -76,7 +83,7 @@ async function main(): Promise<void> {
     } catch (err) {
       fail(`error while closing the registry: ${err instanceof Error ? err.message : String(err)}`);
     }
-    out('Stopped.');
+    logger.info('Stopped.');
     // Everything is closed, so the process ends by itself; this only guards against a stray handle.
     setTimeout(() => process.exit(), 2000).unref();
   };
@@ -86,7 +93,9 @@ async function main(): Promise<void> {
 
   const issuer = issuerFor(config, address.port);
   try {
-    sample = createSampleApp({ db: config.db, issuer, audience: config.audience });
+    const keySecret = sampleKeySecret(process.env, config.db);
+    if (keySecret.created) out(`Created ${keySecret.file} (mode 0600): the secret the registry's signing keys are encrypted under.`);
+    sample = createSampleApp({ db: config.db, issuer, audience: config.audience, keySecret: keySecret.secret, logger });
     server.on('request', sample.app);
     // Opens (and migrates) the registry and makes the signing key now: a bad CCGATE_DB fails here, clearly.
     await sample.auth.ready();

@@ -1,4 +1,5 @@
 /** What server.ts reads from the environment, and what it prints. Pure functions, so tests can call them. */
+import type { ServerOptions } from 'node:http';
 import path from 'node:path';
 import { ConfigurationError, isPostgresUrl, redactedDb } from '../lib';
 import { defaultDbPath, READER_GROUP, WRITER_GROUP, type SeedResult } from './app';
@@ -14,6 +15,59 @@ export interface ServerConfig {
   issuer?: string;
   /** CCGATE_AUDIENCE, or undefined for the issuer. */
   audience?: string;
+  /** How long a client may take to send a request: HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS. */
+  timeouts: HttpTimeouts;
+}
+
+/**
+ * Node's HTTP server timeouts. Node's own defaults let one request take 300 s (a slow-drip client
+ * holds its connection that long); these answer 408 and close the connection far sooner.
+ */
+export interface HttpTimeouts {
+  /** Until the request's headers are complete (server.headersTimeout). */
+  headersMs: number;
+  /** Until the whole request, body included, has arrived (server.requestTimeout). */
+  requestMs: number;
+  /** An idle keep-alive connection is closed after this (server.keepAliveTimeout). */
+  keepAliveMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 };
+
+export function parseMilliseconds(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const ms = /^\d{1,7}$/.test(value) ? Number(value) : NaN;
+  if (!(ms >= 1 && ms <= 3_600_000)) throw new ConfigurationError(name, `Invalid ${name} "${value}": use a whole number of milliseconds from 1 to 3600000.`);
+  return ms;
+}
+
+function readTimeouts(env: Env): HttpTimeouts {
+  const timeouts = {
+    headersMs: parseMilliseconds('HEADERS_TIMEOUT_MS', setting(env, 'HEADERS_TIMEOUT_MS'), DEFAULT_TIMEOUTS.headersMs),
+    requestMs: parseMilliseconds('REQUEST_TIMEOUT_MS', setting(env, 'REQUEST_TIMEOUT_MS'), DEFAULT_TIMEOUTS.requestMs),
+    keepAliveMs: parseMilliseconds('KEEP_ALIVE_TIMEOUT_MS', setting(env, 'KEEP_ALIVE_TIMEOUT_MS'), DEFAULT_TIMEOUTS.keepAliveMs),
+  };
+  // Node refuses a headers timeout longer than the whole request's.
+  if (timeouts.headersMs > timeouts.requestMs) {
+    throw new ConfigurationError(
+      'HEADERS_TIMEOUT_MS',
+      `HEADERS_TIMEOUT_MS (${timeouts.headersMs}) must not exceed REQUEST_TIMEOUT_MS (${timeouts.requestMs}).`,
+    );
+  }
+  return timeouts;
+}
+
+/**
+ * The options of createServer() for these timeouts. Node looks for expired requests only every
+ * connectionsCheckingInterval (30 s by default): once a second, a late request is cut off on time.
+ */
+export function serverOptions(timeouts: HttpTimeouts): ServerOptions {
+  return {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    connectionsCheckingInterval: Math.min(1000, timeouts.headersMs),
+  };
 }
 
 type Env = Record<string, string | undefined>;
@@ -68,6 +122,7 @@ export function readServerConfig(env: Env = process.env): ServerConfig {
     db: db === undefined ? defaultDbPath() : isPostgresUrl(db) ? db : path.resolve(db),
     issuer: issuer === undefined ? undefined : checkIssuer(issuer),
     audience: setting(env, 'CCGATE_AUDIENCE'),
+    timeouts: readTimeouts(env),
   };
 }
 

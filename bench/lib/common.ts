@@ -40,6 +40,8 @@ export interface ResultRow {
 export interface Scenario {
   name: string;
   title: string;
+  /** A service the scenario cannot run without: when it does not answer, the run skips the scenario (with one line for all). */
+  needs?: 'postgres';
   run(ctx: RunContext): Promise<ResultRow[]>;
 }
 
@@ -54,11 +56,31 @@ export interface RunContext {
   foreignLoad: number[];
 }
 
+/**
+ * Processes that work for the server under test (a database server's backends): their CPU time is
+ * part of what a request costs, not machine noise.
+ */
+export interface CompanionCpu {
+  /** What they are, for the log ("database"). */
+  label: string;
+  /** CPU time (user + system, µs) so far of each such process, by pid; null when it cannot be read. */
+  sample(): Promise<Map<number, number> | null>;
+}
+
+/** CPU time used between two samples: a pid first seen in `after` started meanwhile, so all of its time counts. */
+function companionMicros(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0;
+  for (const [pid, micros] of after) sum += micros - (before.get(pid) ?? 0);
+  return sum;
+}
+
 export interface Target {
   label: string;
   spec: LoadSpec;
   /** Base URL of a server with /__stats: also measure its CPU time per request. */
   stats?: string;
+  /** With `stats`: also measure these processes' CPU time per request (and leave it out of the noise indicator). */
+  companion?: CompanionCpu;
 }
 
 export interface Measured {
@@ -67,6 +89,8 @@ export interface Measured {
   all: LoadResult[];
   /** Median over the rounds of the server's CPU time (user + system, all threads) per 2xx response, in µs. */
   cpuPerRequest?: number;
+  /** Median over the rounds of the companion processes' CPU time per 2xx response, in µs. */
+  companionCpuPerRequest?: number;
 }
 
 export function median(values: number[]): number {
@@ -92,53 +116,72 @@ export async function measureInterleaved(
   const warmup = options.warmup ?? WARMUP;
   const results = new Map<string, LoadResult[]>();
   const cpus = new Map<string, number[]>();
+  const companionCpus = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(i + round) % targets.length];
       const warm = round === 0 ? warmup : Math.min(warmup, REWARMUP);
       if (warm > 0) await load({ ...t.spec, duration: warm, amount: undefined });
-      const { result: r, cpu, note } = await measuredRun(t.spec, t.stats, ctx, { duration });
+      const { result: r, cpu, companionCpu, note } = await measuredRun(t.spec, t.stats, ctx, { duration }, t.companion);
       assertClean(t.label, r);
       ctx.log(`  ${t.label.padEnd(34)} round ${round + 1}: ${fmt(r.rps)} req/s (p99 ${r.p99.toFixed(1)} ms${note})`);
       results.set(t.label, [...(results.get(t.label) ?? []), r]);
       if (cpu !== undefined) cpus.set(t.label, [...(cpus.get(t.label) ?? []), cpu]);
+      if (companionCpu !== undefined) companionCpus.set(t.label, [...(companionCpus.get(t.label) ?? []), companionCpu]);
     }
   }
   const out = new Map<string, Measured>();
   for (const [label, all] of results) {
     const cpu = cpus.get(label);
-    out.set(label, { rps: median(all.map((r) => r.rps)), all, cpuPerRequest: cpu ? median(cpu) : undefined });
+    const companion = companionCpus.get(label);
+    out.set(label, {
+      rps: median(all.map((r) => r.rps)),
+      all,
+      cpuPerRequest: cpu ? median(cpu) : undefined,
+      companionCpuPerRequest: companion ? median(companion) : undefined,
+    });
   }
   return out;
 }
 
 /**
- * One load run; with a stats URL also the server's CPU time per 2xx response (µs) and the share of the
- * machine used meanwhile by other processes (recorded in ctx.foreignLoad). `note` describes both.
+ * One load run; with a stats URL also the server's CPU time per 2xx response (µs), its companion
+ * processes' (if any), and the share of the machine used meanwhile by every other process (recorded
+ * in ctx.foreignLoad). `note` describes them.
  */
 export async function measuredRun(
   spec: LoadSpec,
   stats: string | undefined,
   ctx: RunContext,
   override: Partial<LoadSpec> = {},
-): Promise<{ result: LoadResult; cpu?: number; note: string }> {
+  companion?: CompanionCpu,
+): Promise<{ result: LoadResult; cpu?: number; companionCpu?: number; note: string }> {
   const cpuBefore = stats ? await serverCpuMicros(stats) : 0;
+  const companionBefore = stats && companion ? await companion.sample() : null;
   const machineBefore = machineCpu();
   const selfBefore = process.cpuUsage();
   const result = await load({ ...spec, ...override });
   const self = process.cpuUsage(selfBefore);
   const machineAfter = machineCpu();
   if (!stats) return { result, note: '' };
+  const companionAfter = companionBefore && companion ? await companion.sample() : null;
   const serverMicros = (await serverCpuMicros(stats)) - cpuBefore;
   const cpu = serverMicros / result.ok;
   let note = `, server CPU ${fmt(cpu)} µs/req`;
+  let companionCpu: number | undefined;
+  let companionTotal = 0;
+  if (companion && companionBefore && companionAfter) {
+    companionTotal = companionMicros(companionBefore, companionAfter);
+    companionCpu = companionTotal / result.ok;
+    note += `, ${companion.label} ${fmt(companionCpu)} µs/req`;
+  }
   if (machineBefore && machineAfter) {
-    const foreignMs = machineAfter.busyMs - machineBefore.busyMs - (serverMicros + self.user + self.system) / 1000;
+    const foreignMs = machineAfter.busyMs - machineBefore.busyMs - (serverMicros + companionTotal + self.user + self.system) / 1000;
     const share = Math.max(0, foreignMs / (machineAfter.totalMs - machineBefore.totalMs));
     ctx.foreignLoad.push(share);
     note += `, other processes ${fmt(share * 100)}% of the machine`;
   }
-  return { result, cpu, note };
+  return { result, cpu, companionCpu, note };
 }
 
 /** A throughput figure is only meaningful if every response was a success. */

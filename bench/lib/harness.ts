@@ -27,6 +27,17 @@ export const sourceServer = (file: string): string => path.join(REPO_ROOT, 'benc
 
 const children = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
+let interrupted = false;
+
+/** After Ctrl-C: nothing new starts (servers, databases), while cleanupAll() takes down what runs. */
+export function interruptRun(): void {
+  interrupted = true;
+}
+
+/** Throws once the run is interrupted. */
+export function assertNotInterrupted(what: string): void {
+  if (interrupted) throw new Error(`interrupted: not starting ${what}`);
+}
 
 /** A fresh temp directory, removed by cleanupAll(). */
 export function tempDir(prefix = 'ccgate-bench-'): string {
@@ -52,9 +63,19 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * BENCH_CPU_PROF=<dir>: every server under test runs with `node --cpu-prof` and writes a .cpuprofile
+ * there when it stops (open it in Chrome DevTools or speedscope). Adds profiling overhead to the figures.
+ */
+function profileArgs(): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
+}
+
 /** Starts `node script '<config json>'` and waits for its {"port":N} line. */
 export function startServer(name: string, script: string, config: unknown, timeoutMs = 60_000): Promise<ServerHandle> {
-  const child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
+  assertNotInterrupted(name);
+  const child = spawn(process.execPath, [...profileArgs(), script, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   children.add(child);
   let stderr = '';
   child.stderr?.setEncoding('utf8');
@@ -70,7 +91,8 @@ export function startServer(name: string, script: string, config: unknown, timeo
     stderr: () => stderr,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, sleep(3000)]);
+      // A profiled server writes its profile on the way out.
+      await Promise.race([exited, sleep(process.env.BENCH_CPU_PROF ? 15_000 : 3000)]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       children.delete(child);
     },
@@ -83,7 +105,8 @@ export function startServer(name: string, script: string, config: unknown, timeo
       child.kill('SIGKILL');
       reject(new Error(`${err.message}\n--- ${name} stderr ---\n${stderr}`));
     };
-    child.once('exit', (code, signal) => fail(new Error(`${name} exited early (code ${code}, signal ${signal})`)));
+    const early = (code: number | null, signal: NodeJS.Signals | null): void => fail(new Error(`${name} exited early (code ${code}, signal ${signal})`));
+    child.once('exit', early);
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
       buffered += chunk;
@@ -96,7 +119,8 @@ export function startServer(name: string, script: string, config: unknown, timeo
           const msg = JSON.parse(line) as { port?: number };
           if (typeof msg.port === 'number') {
             clearTimeout(timer);
-            child.removeAllListeners('exit');
+            // Only this listener: stop() waits for the exit through its own.
+            child.off('exit', early);
             resolve(handle(msg.port));
           }
         } catch {
@@ -109,6 +133,7 @@ export function startServer(name: string, script: string, config: unknown, timeo
 
 /** Runs a script to completion (e.g. the token minter); resolves with its last stdout JSON line. */
 export function runChild(name: string, script: string, config: unknown): Promise<Record<string, unknown>> {
+  assertNotInterrupted(name);
   const child = spawn(process.execPath, [script, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
   children.add(child);
   let stdout = '';
@@ -129,13 +154,29 @@ export function runChild(name: string, script: string, config: unknown): Promise
   });
 }
 
-export function cleanupAll(): void {
+const cleanups: Array<{ name: string; task: () => Promise<void> }> = [];
+
+/** Runs `task` at the next cleanupAll(), after the children are killed (e.g. dropping a bench database). */
+export function onCleanup(name: string, task: () => Promise<void>): void {
+  cleanups.push({ name, task });
+}
+
+/**
+ * Kills every child still running, removes the temp dirs, then runs the registered cleanups (last
+ * registered first); a failing cleanup is reported on stderr and does not stop the others.
+ */
+export async function cleanupAll(): Promise<void> {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   children.clear();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
+  // Until none is left: a scenario still running may register one meanwhile.
+  while (cleanups.length > 0) {
+    const { name, task } = cleanups.pop() as (typeof cleanups)[number];
+    await task().catch((err: unknown) => console.error(`  cleanup of ${name} failed: ${err instanceof Error ? err.message : String(err)}`));
+  }
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -329,4 +370,26 @@ export async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url);
   if (!res.ok) throw new Error(`GET ${url}: ${res.status}`);
   return (await res.json()) as T;
+}
+
+/**
+ * CPU time (user + system, µs) of each of `pids` whose /proc/<pid>/stat names the command `comm`
+ * (Linux; others, and processes gone or not matching, are left out). The command check keeps a pid
+ * that means something else here (a database server on another machine) out of the figure.
+ */
+export function processCpuMicros(pids: number[], comm: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== comm) continue;
+    const fields = stat.slice(close + 2).split(' '); // from field 3 (state) on: utime is field 14, stime 15
+    out.set(pid, (Number(fields[11]) + Number(fields[12])) * 10_000); // USER_HZ = 100
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import type { Seeded } from './seed';
 export async function mintTokens(ctx: RunContext, seeded: Seeded, alg: 'RS256' | 'ES256', count: number): Promise<string[]> {
   const out = path.join(tempDir(), 'tokens.txt');
   const minted = await runChild('minter', compiledServer('minter'), {
-    db: seeded.dbPath,
+    db: seeded.db,
     alg,
     count,
     clientId: seeded.clientIds[0],

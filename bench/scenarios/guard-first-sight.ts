@@ -5,8 +5,9 @@
  * token endpoint signs them. The bare route gets the same stream of Authorization headers, so the load
  * generator does the same work on both sides.
  */
-import { AUDIENCE, assertClean, DURATION, fmt, ISSUER, measuredRun, median, ratioRow, ROUNDS as ALL_ROUNDS, SCOPE, WARMUP, type Scenario } from '../lib/common';
-import { compiledServer, expect200, load, startServer, type LoadResult, type LoadSpec } from '../lib/harness';
+import { startCcgate } from '../lib/ccgate';
+import { assertClean, DURATION, fmt, measuredRun, median, ratioRow, ROUNDS as ALL_ROUNDS, WARMUP, type Scenario } from '../lib/common';
+import { expect200, load, type LoadResult, type LoadSpec } from '../lib/harness';
 import { mintTokens } from '../lib/mint';
 import { seedRegistry } from '../lib/seed';
 
@@ -27,7 +28,7 @@ export const guardFirstSight: Scenario = {
     const count = ROUNDS * (MEASURE_TOKENS + WARMUP_TOKENS) + 1_000;
     const tokens = await mintTokens(ctx, seeded, 'RS256', count);
 
-    const server = await startServer('ccgate', compiledServer('ccgate-server'), { db: seeded.dbPath, issuer: ISSUER, audience: AUDIENCE, scope: SCOPE });
+    const server = await startCcgate('ccgate', seeded);
     try {
       await expect200(`${server.url}/guarded`, tokens[tokens.length - 1]); // loads the keys; this token is never reused below
       let fresh = 0; // next never-used token for the guard

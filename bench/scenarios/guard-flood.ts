@@ -12,16 +12,14 @@
  * Latencies are exact (every 2xx response time recorded, not autocannon's 1 ms histogram). The probe
  * is closed-loop: when the server falls behind, it sends less (its achieved rate is in the notes).
  */
+import { startCcgate } from '../lib/ccgate';
 import {
-  AUDIENCE,
   DURATION,
   fmt,
-  ISSUER,
   median,
   ratioRow,
   REWARMUP,
   ROUNDS,
-  SCOPE,
   TOKEN_BODY,
   tokenEndpointSpec,
   WARMUP,
@@ -29,7 +27,7 @@ import {
   type RunContext,
   type Scenario,
 } from '../lib/common';
-import { basicAuth, compiledServer, fetchToken, load, sleep, startServer, type LoadResult, type LoadSpec } from '../lib/harness';
+import { basicAuth, fetchToken, load, sleep, type LoadResult, type LoadSpec } from '../lib/harness';
 import { seedRegistry } from '../lib/seed';
 
 const GUARD_RATE = 1000;
@@ -48,13 +46,7 @@ const FLOOD_ROUNDS = Math.min(ROUNDS, 2);
 
 async function variant(ctx: RunContext, scenario: string, label: string, throttle: boolean, floodConnections: number): Promise<ResultRow> {
   const seeded = await seedRegistry({ clients: 4 });
-  const server = await startServer(`ccgate (${label})`, compiledServer('ccgate-server'), {
-    db: seeded.dbPath,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    scope: SCOPE,
-    throttle,
-  });
+  const server = await startCcgate(`ccgate (${label})`, seeded, { throttle });
   try {
     const token = await fetchToken(`${server.url}/oauth/token`, seeded.clientIds[0], seeded.secret, TOKEN_BODY);
     const guard: LoadSpec = {

@@ -4,34 +4,28 @@
  * express-oauth2-jwt-bearer (auth() + requiredScopes()), all with the same RS256 token repeated.
  * Every request, bare included, carries the same Authorization header.
  */
-import { AUDIENCE, fmt, ISSUER, measureInterleaved, ratioRow, type Measured, SCOPE, TOKEN_BODY, type ResultRow, type Scenario } from '../lib/common';
-import { compiledServer, expect200, fetchToken, jwtHeader, sourceServer, startServer } from '../lib/harness';
-import { seedRegistry } from '../lib/seed';
+import { AUDIENCE, fmt, ISSUER, measureInterleaved, ratioRow, type Measured, SCOPE, type ResultRow, type Scenario } from '../lib/common';
+import { startGuardServer } from '../lib/ccgate';
+import { compiledServer, expect200, sourceServer, startServer } from '../lib/harness';
 
 export const guardOverhead: Scenario = {
   name: 'guard-overhead',
   title: 'Guard overhead (same RS256 token repeated)',
   async run(ctx) {
-    const seeded = await seedRegistry({ clients: 4, algorithms: ['RS256'] });
-    const issuer = await startServer('ccgate', compiledServer('ccgate-server'), {
-      db: seeded.dbPath,
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      scope: SCOPE,
-    });
+    const local = await startGuardServer('ccgate', 'sqlite', { bare: 'bare route', guard: 'ccgate local guard' });
+    const issuer = local.server;
     const jwksUri = `${issuer.url}/oauth/jwks`;
     const peer = { issuer: ISSUER, audience: AUDIENCE, jwksUri, scope: SCOPE };
     const remote = await startServer('remote-guard', compiledServer('remote-guard-server'), peer);
     const auth0 = await startServer('auth0', sourceServer('auth0-server.mjs'), peer);
     try {
-      const token = await fetchToken(`${issuer.url}/oauth/token`, seeded.clientIds[0], seeded.secret, TOKEN_BODY);
-      if (jwtHeader(token).alg !== 'RS256') throw new Error('expected an RS256 token');
-      for (const s of [issuer, remote, auth0]) await expect200(`${s.url}/guarded`, token);
+      const token = local.token;
+      for (const s of [remote, auth0]) await expect200(`${s.url}/guarded`, token);
       const headers = { authorization: `Bearer ${token}` };
       const m = await measureInterleaved(
         [
-          { label: 'bare route', spec: { url: issuer.url, path: '/bare', headers }, stats: issuer.url },
-          { label: 'ccgate local guard', spec: { url: issuer.url, path: '/guarded', headers }, stats: issuer.url },
+          local.bare,
+          local.guard,
           { label: 'ccgate remoteGuard (JWKS)', spec: { url: remote.url, path: '/guarded', headers }, stats: remote.url },
           { label: 'Auth0 express-oauth2-jwt-bearer', spec: { url: auth0.url, path: '/guarded', headers }, stats: auth0.url },
         ],
@@ -42,17 +36,17 @@ export const guardOverhead: Scenario = {
       const cpu = (label: string): string => `${fmt(cpuOf(label))} µs`;
       const cpuNote = (a: string, b: string): string => `server CPU per request (median round): ${a} ${cpu(a)}, ${b} ${cpu(b)}`;
       const bare = rps('bare route');
-      const local = rps('ccgate local guard');
+      const localRps = rps('ccgate local guard');
       const remoteRps = rps('ccgate remoteGuard (JWKS)');
       const auth0Rps = rps('Auth0 express-oauth2-jwt-bearer');
       const S = this.name;
       const rows: ResultRow[] = [
-        ratioRow(S, 'local guard req/s vs bare', 'req/s', local, bare, 'bare', { min: 0.9 }, cpuNote('ccgate local guard', 'bare route')),
+        ratioRow(S, 'local guard req/s vs bare', 'req/s', localRps, bare, 'bare', { min: 0.9 }, cpuNote('ccgate local guard', 'bare route')),
         ratioRow(
           S,
           'local guard req/s vs Auth0 guard',
           'req/s',
-          local,
+          localRps,
           auth0Rps,
           'Auth0',
           { min: 1.8 },

@@ -5,8 +5,9 @@
  * would take minutes on two cores, ES256 ones seconds. RSS is read from the server's /__stats route
  * (process.memoryUsage(), no forced GC) after 0 (warm-up only), 50k, 100k and 200k tokens.
  */
-import { AUDIENCE, fmt, ISSUER, SCOPE, type ResultRow, type Scenario } from '../lib/common';
-import { compiledServer, expect200, getJson, load, startServer } from '../lib/harness';
+import { startCcgate } from '../lib/ccgate';
+import { fmt, type ResultRow, type Scenario } from '../lib/common';
+import { expect200, getJson, load } from '../lib/harness';
 import { mintTokens } from '../lib/mint';
 import { seedRegistry } from '../lib/seed';
 
@@ -22,13 +23,7 @@ export const memory: Scenario = {
     const seeded = await seedRegistry({ clients: 4, algorithms: ['ES256'] });
     const count = TOTAL + 2_000; // slack: requests autocannon builds but never sends
     const tokens = await mintTokens(ctx, seeded, 'ES256', count);
-    const server = await startServer('ccgate ES256', compiledServer('ccgate-server'), {
-      db: seeded.dbPath,
-      issuer: ISSUER,
-      audience: AUDIENCE,
-      scope: SCOPE,
-      algorithm: 'ES256',
-    });
+    const server = await startCcgate('ccgate ES256', seeded, { algorithm: 'ES256' });
     try {
       let next = 0;
       const rss = async (): Promise<{ rss: number; heapUsed: number }> => getJson(`${server.url}/__stats`);

@@ -4,20 +4,9 @@
  * Both registries are seeded before their server starts with direct SQL inserts through better-sqlite3
  * in one transaction (one shared cost-10 bcrypt hash; see lib/seed.ts); revocations are unexpired.
  */
-import {
-  AUDIENCE,
-  fmt,
-  ISSUER,
-  measureInterleaved,
-  ratioRow,
-  type Measured,
-  SCOPE,
-  TOKEN_BODY,
-  tokenEndpointSpec,
-  type Scenario,
-  type Target,
-} from '../lib/common';
-import { basicAuth, compiledServer, expect200, fetchToken, startServer, type ServerHandle } from '../lib/harness';
+import { startCcgate } from '../lib/ccgate';
+import { fmt, measureInterleaved, ratioRow, type Measured, TOKEN_BODY, tokenEndpointSpec, type Scenario, type Target } from '../lib/common';
+import { basicAuth, expect200, fetchToken, type ServerHandle } from '../lib/harness';
 import { seedRegistry, type Seeded } from '../lib/seed';
 
 export const registryScale: Scenario = {
@@ -27,8 +16,7 @@ export const registryScale: Scenario = {
     const small = await seedRegistry({ clients: 100, revocations: 10 });
     const large = await seedRegistry({ clients: 100_000, revocations: 100_000 });
     ctx.log(`  seeded 100 clients + 10 revocations in ${small.seedSeconds.toFixed(1)} s, 100,000 + 100,000 in ${large.seedSeconds.toFixed(1)} s`);
-    const start = (label: string, seed: Seeded): Promise<ServerHandle> =>
-      startServer(label, compiledServer('ccgate-server'), { db: seed.dbPath, issuer: ISSUER, audience: AUDIENCE, scope: SCOPE });
+    const start = (label: string, seed: Seeded): Promise<ServerHandle> => startCcgate(label, seed);
     const smallServer = await start('small registry', small);
     const largeServer = await start('large registry', large);
     try {

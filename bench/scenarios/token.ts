@@ -9,24 +9,23 @@
  * server whose secret cache can never hit, because each of thousands of seeded clients (distinct
  * client_ids, one shared cost-10 hash) is used exactly once, and whose compares run on the main thread.
  */
+import { repeatClientsTarget, startCcgate, startTokenServer, warmClients } from '../lib/ccgate';
 import {
   AUDIENCE,
   DURATION,
   fmt,
-  ISSUER,
   ROUNDS,
   measureInterleaved,
   ratioRow,
   type Measured,
   SCOPE,
-  TOKEN_BODY,
   tokenEndpointSpec,
   type ResultRow,
   type RunContext,
   type Scenario,
   type Target,
 } from '../lib/common';
-import { basicAuth, compiledServer, fetchToken, jwtHeader, sourceServer, startServer, type ServerHandle } from '../lib/harness';
+import { basicAuth, sourceServer, startServer, type ServerHandle } from '../lib/harness';
 import { seedRegistry, type Seeded } from '../lib/seed';
 
 const COLD_CLIENTS = 3000;
@@ -44,13 +43,7 @@ interface ColdServer {
 /** A ccgate server with COLD_CLIENTS seeded clients, and a load target using each client once. */
 async function startColdServer(label: string, bcryptWorkers: number | undefined): Promise<ColdServer> {
   const seeded: Seeded = await seedRegistry({ clients: COLD_CLIENTS });
-  const server = await startServer(label, compiledServer('ccgate-server'), {
-    db: seeded.dbPath,
-    issuer: ISSUER,
-    audience: AUDIENCE,
-    scope: SCOPE,
-    bcryptWorkers,
-  });
+  const server = await startCcgate(label, seeded, { bcryptWorkers });
   let next = 0;
   const target: Target = {
     label,
@@ -117,46 +110,15 @@ export const tokenRepeat: Scenario = {
   title: 'Token endpoint, repeat clients (4 clients, again and again)',
   async run(ctx) {
     const baseline = await bcryptEveryTime(ctx);
-    const rsSeed = await seedRegistry({ clients: 4, algorithms: ['RS256'] });
-    const esSeed = await seedRegistry({ clients: 4, algorithms: ['ES256'] });
-    const common = { issuer: ISSUER, audience: AUDIENCE, scope: SCOPE };
-    const rs = await startServer('ccgate RS256', compiledServer('ccgate-server'), { ...common, db: rsSeed.dbPath, algorithm: 'RS256' });
-    const es = await startServer('ccgate ES256', compiledServer('ccgate-server'), { ...common, db: esSeed.dbPath, algorithm: 'ES256' });
-    const oidcClients = rsSeed.clientIds.map((id) => ({ id, secret: rsSeed.secret }));
+    const rs = await startTokenServer('ccgate RS256', 'sqlite', 'RS256');
+    const es = await startTokenServer('ccgate ES256', 'sqlite', 'ES256');
+    // oidc-provider knows the RS256 registry's clients, with the same secret.
+    const oidcClients = rs.seeded.clientIds.map((id) => ({ id, secret: rs.seeded.secret }));
     const oidc = await startServer('oidc-provider', sourceServer('oidc-server.mjs'), { clients: oidcClients, audience: AUDIENCE, scope: SCOPE });
     try {
-      // Sanity: each issues the expected kind of token.
-      const checks: Array<[ServerHandle, string, Seeded, string]> = [
-        [rs, '/oauth/token', rsSeed, 'RS256'],
-        [es, '/oauth/token', esSeed, 'ES256'],
-        [oidc, '/token', rsSeed, 'RS256'],
-      ];
-      // Every client asks once, one at a time, before any load: these are repeat clients. (Without it,
-      // 10 connections asking for the same cold client at once each run their own bcrypt compare; see
-      // the report.)
-      for (const [server, path, seed, alg] of checks) {
-        for (const clientId of seed.clientIds) {
-          const token = await fetchToken(`${server.url}${path}`, clientId, seed.secret, TOKEN_BODY);
-          const header = jwtHeader(token);
-          if (header.alg !== alg) throw new Error(`${server.name}: expected a ${alg} JWT, got ${JSON.stringify(header)}`);
-        }
-      }
-      const target = (label: string, server: ServerHandle, path: string, seed: Seeded): Target => ({
-        label,
-        stats: server.url,
-        spec: tokenEndpointSpec(server.url, {
-          path,
-          variants: seed.clientIds.map((id) => ({ headers: { authorization: basicAuth(id, seed.secret) } })),
-        }),
-      });
-      const m = await measureInterleaved(
-        [
-          target('ccgate RS256', rs, '/oauth/token', rsSeed),
-          target('ccgate ES256', es, '/oauth/token', esSeed),
-          target('oidc-provider RS256 (JWT)', oidc, '/token', rsSeed),
-        ],
-        ctx,
-      );
+      // Sanity (each issues the expected kind of token) and warm-up: every client asks once, one at a time.
+      await warmClients(oidc, rs.seeded, 'RS256', '/token');
+      const m = await measureInterleaved([rs.target, es.target, repeatClientsTarget('oidc-provider RS256 (JWT)', oidc, rs.seeded, '/token')], ctx);
       const rps = (label: string): number => (m.get(label) as Measured).rps;
       const cpu = (label: string): string => `${fmt(m.get(label)?.cpuPerRequest ?? NaN)} µs`;
       const cpuNote = `server CPU per token (all threads, median round): ccgate RS256 ${cpu('ccgate RS256')}, ccgate ES256 ${cpu('ccgate ES256')}, oidc-provider ${cpu('oidc-provider RS256 (JWT)')}`;
@@ -201,7 +163,7 @@ export const tokenRepeat: Scenario = {
       ];
       return rows;
     } finally {
-      await Promise.all([rs.stop(), es.stop(), oidc.stop()]);
+      await Promise.all([rs.server.stop(), es.server.stop(), oidc.stop()]);
     }
   },
 };

@@ -1,27 +1,21 @@
 /**
- * Bench server: a ccgate issuer and local guard in one Express app, on a registry file the
- * orchestrator seeded. argv[2] is a JSON config; prints {"port":N} once listening on 127.0.0.1.
+ * Bench server: a ccgate issuer and local guard in one Express app, on a registry the orchestrator
+ * seeded: a SQLite file or a postgres:// URL, given to ccgate({ db }) as it is. argv[2] is a JSON
+ * config (CcgateServerConfig); once the registry is open (connected and migrated) and the signing key
+ * loaded, prints {"port":N} listening on 127.0.0.1. On SIGTERM/SIGINT it closes its connections and
+ * auth.close() (bcrypt workers, the registry: for PostgreSQL its pool and listening connection), then exits.
  *
  *   GET  /bare          the small JSON route, no guard
  *   GET  /guarded       the same route behind auth.requireScope('reports:read')
  *   POST /oauth/token   ccgate's token endpoint (and /oauth/jwks for remote validators)
  *   GET  /__stats       process.memoryUsage() and process.cpuUsage() (memory scenario, CPU per request)
  */
+import { holdOpen } from './hold-open';
 import { benchApp, serve } from './serve';
-import { ccgate, type SigningAlgorithm } from '../../lib';
+import { ccgate, redactedDb } from '../../lib';
+import type { CcgateServerConfig } from '../lib/ccgate';
 
-interface Config {
-  db: string;
-  issuer: string;
-  audience: string;
-  scope: string;
-  algorithm?: SigningAlgorithm;
-  bcryptWorkers?: number;
-  /** false: no failed-authentication throttle (default: ccgate's default throttle). */
-  throttle?: boolean;
-}
-
-const config = JSON.parse(process.argv[2]) as Config;
+const config = JSON.parse(process.argv[2]) as CcgateServerConfig;
 const auth = ccgate({
   db: config.db,
   issuer: config.issuer,
@@ -39,4 +33,11 @@ app.get('/guarded', auth.requireScope(config.scope), (_req, res) => {
 app.use('/oauth', auth.tokenRouter());
 app.use(auth.metadataRouter());
 
-serve(app, () => auth.close());
+// Fail at startup, not in the first measured request, when the registry cannot be opened.
+auth.ready().then(
+  () => serve(app, () => auth.close()),
+  (err: unknown) => {
+    console.error(`cannot open the registry ${redactedDb(config.db)}:`, err);
+    void holdOpen(auth.close()).finally(() => process.exit(1));
+  },
+);

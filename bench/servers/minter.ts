@@ -6,6 +6,7 @@
  * argv[2]: {"db","alg","count","clientId","issuer","audience","scope","out"}. Prints {"count":N,"seconds":S}.
  */
 import { writeFileSync } from 'node:fs';
+import { holdOpen } from './hold-open';
 import { openRegistry, type SigningAlgorithm } from '../../lib';
 import { buildClaims, Keyring, signAccessToken } from '../../lib/tokens';
 
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
     await Promise.all(jobs);
   }
   writeFileSync(config.out, tokens.join('\n'));
-  await registry.close();
+  await holdOpen(registry.close());
   process.stdout.write(`${JSON.stringify({ count: tokens.length, seconds: (Date.now() - started) / 1000 })}\n`);
 }
 

@@ -3,6 +3,7 @@
  * free loopback port, announcing it as {"port":N} on stdout, and a clean stop on SIGTERM/SIGINT.
  */
 import express, { type Express } from 'express';
+import { holdOpen } from './hold-open';
 
 /** An Express app with the bare baseline route and the stats route the orchestrator reads. */
 export function benchApp(): Express {
@@ -17,7 +18,7 @@ export function benchApp(): Express {
   return app;
 }
 
-/** Listens, prints the port, and on a signal closes connections, runs `close`, and exits. */
+/** Listens, prints the port, and on a signal closes connections, runs `close`, and exits (0, or 1 if `close` failed). */
 export function serve(app: Express, close: () => Promise<void> = () => Promise.resolve()): void {
   const server = app.listen(0, '127.0.0.1', () => {
     const address = server.address();
@@ -27,7 +28,14 @@ export function serve(app: Express, close: () => Promise<void> = () => Promise.r
   const shutdown = (): void => {
     server.close();
     server.closeAllConnections();
-    void close().finally(() => process.exit(0));
+    // Exit code 1 when closing failed: the orchestrator can tell a clean stop from a messy one.
+    holdOpen(close()).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('close failed', err);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

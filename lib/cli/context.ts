@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { CliError, ConfigurationError, RegistryError, RegistryUnavailableError, usageError } from '../errors';
-import { isPostgresUrl, openRegistry, redactedDb, type Registry } from '../registry';
+import { CliError, ConfigurationError, KeyProtectionError, RegistryError, RegistryUnavailableError, usageError } from '../errors';
+import { isPostgresUrl, keySecretsFromEnv, openRegistry, redactedDb, type Registry } from '../registry';
 import { Output } from './output';
 
 /** The program-wide options (see main.ts), read from any subcommand. */
@@ -21,7 +21,12 @@ export interface RegistryUse {
   mayCreate?: boolean;
 }
 
+/** The CLI takes key secrets from the environment only: a refused one is named by its variable. */
+const KEY_SECRET_VARIABLES: Record<string, string> = { keySecret: 'CCGATE_KEY_SECRET', previousKeySecrets: 'CCGATE_KEY_SECRETS_PREVIOUS' };
+
 function openFailure(db: string, err: unknown): Error {
+  const variable = err instanceof ConfigurationError ? KEY_SECRET_VARIABLES[err.option] : undefined;
+  if (variable !== undefined) return new CliError(`${variable}: ${(err as Error).message}`);
   if (err instanceof RegistryError || err instanceof ConfigurationError) return err;
   const reason = err instanceof Error ? err.message : String(err);
   if (err instanceof RegistryUnavailableError) return new CliError(`registry database "${redactedDb(db)}" is unavailable: ${reason}`);
@@ -36,8 +41,8 @@ export async function withRegistry(cmd: Command, fn: (ctx: Context) => Promise<v
   if (!isPostgresUrl(db) && !use.mayCreate && !existsSync(db)) throw new CliError(`registry database "${db}" does not exist`);
   let registry: Registry;
   try {
-    // No prune timer: the CLI lives for one command.
-    registry = openRegistry(db, { bcryptCost: options.bcryptCost, pruneIntervalSeconds: 0 });
+    // No prune timer: the CLI lives for one command. Key secrets only from the environment: never on a command line.
+    registry = openRegistry(db, { bcryptCost: options.bcryptCost, pruneIntervalSeconds: 0, ...keySecretsFromEnv() });
   } catch (err) {
     throw openFailure(db, err);
   }
@@ -48,6 +53,7 @@ export async function withRegistry(cmd: Command, fn: (ctx: Context) => Promise<v
     await fn({ registry, out: new Output(options.json === true) });
   } catch (err) {
     if (err instanceof RegistryUnavailableError) throw openFailure(db, err);
+    if (err instanceof KeyProtectionError) throw new CliError(err.message);
     throw err;
   } finally {
     await registry.close();

@@ -15,6 +15,8 @@ Environment:
   CCGATE_DB             registry file or postgres:// URL, when --db is not given
   CCGATE_BCRYPT_COST    bcrypt cost for new secrets, when --bcrypt-cost is not given
   CCGATE_CLIENT_SECRET  secret for "client create" / "client rotate-secret", when --secret is not given
+  CCGATE_KEY_SECRET     the server's key secret: "key rotate" encrypts new private keys under it, "key rewrap" every key
+  CCGATE_KEY_SECRETS_PREVIOUS  older key secrets (comma-separated), for "key rewrap" to decrypt
 
 Global options may come before or after the command. Exit status: 0 ok, 1 refused (not found,
 conflict, invalid value), 2 usage error.
@@ -27,6 +29,7 @@ Examples:
   $ ccgate client rotate-secret <client_id> --overlap 24h
   $ ccgate token revoke <access_token>
   $ ccgate --db registry.db key rotate --alg ES256 --lead 1h
+  $ ccgate key revoke <kid>                        # a leaked signing key, killed at once
 `;
 
 export function createProgram(): Command {
@@ -57,9 +60,14 @@ function report(err: unknown): number {
     printNotice(`error: ${err.message}`);
     return err.exitCode;
   }
-  if (err instanceof RegistryError || err instanceof ConfigurationError) {
+  if (err instanceof RegistryError) {
     printNotice(`error: ${err.message}`);
     return EXIT_REFUSED;
+  }
+  // A bad value of a global option (say --bcrypt-cost 99): a usage mistake, like a malformed one.
+  if (err instanceof ConfigurationError) {
+    printNotice(`error: ${err.message}`);
+    return EXIT_USAGE;
   }
   const message = err instanceof Error ? err.message : String(err);
   printNotice(`error: unexpected failure: ${message.split('\n')[0]}`);
@@ -76,6 +84,9 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // Warnings (an exposed registry file, an unencrypted key) as one line each, like the CLI's other notices.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => printNotice(`Warning: ${warning.message.replace(/^ccgate: /, '')}`));
   // A reader that stops early (`ccgate --help | head`) is not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);

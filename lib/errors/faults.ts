@@ -3,9 +3,15 @@
  * and dependencies that are down. Each carries what its handler needs to answer well.
  */
 
-/** The issuer could not be reached or answered nonsense: the guard answers 503, never 401. */
+/** Why the remote guard could not use the issuer. */
+export type IssuerFailure = 'unreachable' | 'bad_answer' | 'credentials_refused';
+
+/** The issuer could not be reached, answered nonsense, or refused our own credentials: the guard answers 503, never 401. */
 export class IssuerUnavailableError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly reason: IssuerFailure = 'unreachable',
+  ) {
     super(message);
     this.name = 'IssuerUnavailableError';
   }
@@ -24,6 +30,52 @@ export class RegistryUnavailableError extends Error {
   ) {
     super(message, options);
     this.name = 'RegistryUnavailableError';
+  }
+}
+
+/**
+ * The registry's SQLite files are no longer the ones this process opened: the database file was
+ * replaced (say, `mv backup.db registry.db`) or deleted, or its "-shm" WAL index was removed.
+ * Writes would go to a file nobody else sees and reads would miss everyone else's changes, so the
+ * storage refuses both from then on; only a restart of the process opens the files anew. Answered
+ * 503 like any unavailable registry, and reported to onServerError by the issuer.
+ */
+export class RegistryFileChangedError extends RegistryUnavailableError {
+  constructor(
+    message: string,
+    /** The path that changed: the database file, or its -shm. */
+    readonly path: string,
+  ) {
+    super(message, 10);
+    this.name = 'RegistryFileChangedError';
+  }
+}
+
+/** Why a stored private signing key cannot be used. */
+export type KeyProtectionFailure =
+  /** The key is encrypted and no key secret is configured. */
+  | 'no_secret'
+  /** The key is encrypted under a secret that is neither the current nor a previous one. */
+  | 'unknown_secret'
+  /** The secret's id matches but decryption fails: the stored value was altered, or is corrupt. */
+  | 'undecryptable'
+  /** Neither a PEM nor an envelope of a known version. */
+  | 'unreadable';
+
+/**
+ * A stored private signing key cannot be decrypted (wrong or missing key secret, altered value).
+ * The issuer cannot sign with it: the token endpoint answers 503 and reports it to onServerError;
+ * ready() rejects with it. Verification never needs a private key, so the guards are unaffected.
+ */
+export class KeyProtectionError extends Error {
+  constructor(
+    readonly reason: KeyProtectionFailure,
+    /** The key concerned. */
+    readonly kid: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'KeyProtectionError';
   }
 }
 

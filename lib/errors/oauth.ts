@@ -58,20 +58,10 @@ export const invalidRequest = (description: string): TokenEndpointError => new T
 export const unsupportedGrantType = (description: string): TokenEndpointError => new TokenEndpointError(400, 'unsupported_grant_type', description);
 export const unauthorizedClient = (description: string): TokenEndpointError => new TokenEndpointError(400, 'unauthorized_client', description);
 export const invalidScope = (description: string): TokenEndpointError => new TokenEndpointError(400, 'invalid_scope', description);
-export const unsupportedTokenType = (description: string): TokenEndpointError => new TokenEndpointError(400, 'unsupported_token_type', description);
 export const serverError = (description = 'The server could not complete the request.'): TokenEndpointError =>
   new TokenEndpointError(500, 'server_error', description);
 export const temporarilyUnavailable = (description: string, retryAfterSeconds: number, status = 503): TokenEndpointError =>
   new TokenEndpointError(status, 'temporarily_unavailable', description, { 'Retry-After': String(retryAfterSeconds) });
-
-/**
- * Failed-authentication lockout. RFC 6749 has no code for it: we answer HTTP 429 (RFC 6585) with
- * Retry-After, and `invalid_client` as the OAuth code so standard clients treat it as an auth failure.
- */
-export const tooManyFailedAttempts = (retryAfterSeconds: number): TokenEndpointError =>
-  new TokenEndpointError(429, 'invalid_client', 'Too many failed authentication attempts; retry later.', {
-    'Retry-After': String(retryAfterSeconds),
-  });
 
 /** RFC 7235 quoted-string: escape backslash and double quote; our texts never hold control chars. */
 export function quote(value: string): string {
@@ -84,6 +74,17 @@ export function quote(value: string): string {
  */
 export const invalidClient = (realm: string, description = 'Client authentication failed.'): TokenEndpointError =>
   new TokenEndpointError(401, 'invalid_client', description, { 'WWW-Authenticate': `Basic realm="${quote(realm)}"` });
+
+/**
+ * Too many failed attempts from this address. RFC 6749 has no code for it; §5.2 says invalid_client
+ * to a client that tried HTTP auth MUST be 401 with a challenge, so this is exactly that, plus
+ * Retry-After (RFC 9110 §10.2.3) saying when this address may try again.
+ */
+export const throttledClient = (realm: string, retryAfterSeconds: number): TokenEndpointError =>
+  new TokenEndpointError(401, 'invalid_client', 'Too many failed authentication attempts from this address; retry later.', {
+    'WWW-Authenticate': `Basic realm="${quote(realm)}"`,
+    'Retry-After': String(retryAfterSeconds),
+  });
 
 /** The few response methods `respondWithError` needs (an Express Response satisfies it). */
 export interface ErrorResponseSink {

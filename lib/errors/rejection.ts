@@ -17,7 +17,10 @@ export type RejectionReason =
   | 'unknown_key'
   | 'bad_signature'
   | 'expired'
+  /** Issued in the future (`iat` beyond the clock tolerance), or `nbf` not reached. */
   | 'not_yet_valid'
+  /** `exp - iat` exceeds the longest lifetime an issuer may give (86,400 s): minted with a leaked key, or by someone else. */
+  | 'lifetime_too_long'
   | 'wrong_issuer'
   | 'wrong_audience'
   | 'revoked'

@@ -6,6 +6,7 @@ import {
   InvalidTokenError,
   IssuerUnavailableError,
   MissingTokenError,
+  RegistryFileChangedError,
   RegistryUnavailableError,
   respondWithError,
   serverError,
@@ -16,6 +17,7 @@ import {
 } from '../errors';
 import { requestIdFrom } from '../events';
 import type {} from '../locals';
+import type { GuardRefusal } from '../metrics/telemetry';
 import { isScopeToken } from '../scope';
 import type { AccessTokenClaims, AccessTokenValidator } from '../tokens';
 import { extractBearerToken } from './bearer';
@@ -52,6 +54,18 @@ function unavailable(fault: unknown): OAuthError | null {
   if (fault instanceof IssuerUnavailableError) return temporarilyUnavailable('The token issuer cannot be reached.', 5);
   if (fault instanceof RegistryUnavailableError) return temporarilyUnavailable('The token registry is unavailable; retry later.', fault.retryAfterSeconds);
   return null;
+}
+
+/** What the audit event says of a dependency that failed: which one, and why. */
+function dependencyFailure(fault: unknown): { dependency: 'issuer' | 'registry'; reason: string } {
+  if (fault instanceof IssuerUnavailableError) return { dependency: 'issuer', reason: fault.reason };
+  return { dependency: 'registry', reason: fault instanceof RegistryFileChangedError ? 'file_changed' : 'unreachable' };
+}
+
+/** The metrics' reason for a fault: which dependency is down, or a bare server error. */
+function faultReason(fault: unknown): GuardRefusal {
+  if (fault instanceof IssuerUnavailableError) return 'issuer_unavailable';
+  return fault instanceof RegistryUnavailableError ? 'registry_unavailable' : 'server_error';
 }
 
 function assertRouteScopes(scopes: string[]): void {
@@ -92,18 +106,25 @@ export function createGuard(validator: AccessTokenValidator, guardOptions: Guard
     return id;
   }
 
+  const { telemetry } = options;
+  /** Counts a refusal by its reason, and hands the error on. */
+  const refused = <E extends OAuthError>(reason: GuardRefusal, error: E): E => {
+    telemetry.guardRefused(reason);
+    return error;
+  };
+
   /** RFC 6750 §3.1: which error a request earns, or null with req.auth set. */
   async function check(req: Request, res: Response, rule: ScopeRule): Promise<OAuthError | null> {
     const extracted = extractBearerToken(req);
-    if (extracted.kind === 'none') return new MissingTokenError(challenge);
-    if (extracted.kind === 'malformed') return new InvalidBearerRequestError(extracted.reason, challenge);
+    if (extracted.kind === 'none') return refused('missing_token', new MissingTokenError(challenge));
+    if (extracted.kind === 'malformed') return refused('invalid_request', new InvalidBearerRequestError(extracted.reason, challenge));
     let claims: AccessTokenClaims;
     try {
       claims = await validator.validate(extracted.token);
     } catch (err) {
       if (!(err instanceof TokenRejected)) throw err;
       options.events?.emit({ type: 'token.rejected', reason: err.reason, where: 'guard', requestId: requestIdOf(req, res) });
-      return new InvalidTokenError(err.message, challenge);
+      return refused(err.reason, new InvalidTokenError(err.message, challenge));
     }
     const scopes = claims.scope === '' ? [] : claims.scope.split(' ');
     if (rule) {
@@ -116,10 +137,11 @@ export function createGuard(validator: AccessTokenValidator, guardOptions: Guard
           where: 'guard',
           requestId: requestIdOf(req, res),
         });
-        return denied;
+        return refused('insufficient_scope', denied);
       }
     }
     req.auth = { clientId: claims.client_id, scopes, claims, token: extracted.token };
+    telemetry.guardAccepted();
     return null;
   }
 
@@ -130,6 +152,8 @@ export function createGuard(validator: AccessTokenValidator, guardOptions: Guard
         (fault: unknown) => {
           // Not the caller's fault: a dependency is unreachable (503), or something broke (a bare 500, no stack trace).
           const known = unavailable(fault);
+          telemetry.guardRefused(faultReason(fault));
+          if (known) options.events?.emit({ type: 'dependency.unavailable', ...dependencyFailure(fault), where: 'guard', requestId: requestIdOf(req, res) });
           if (options.errors === 'next') return next(known ?? fault);
           respondWithError(res, known ?? serverError());
         },

@@ -16,18 +16,22 @@ export async function fetchJson(fetchImpl: FetchLike, url: string, timeoutMs: nu
   }
   if (Number(response.headers.get('content-length') ?? 0) > MAX_DOCUMENT_BYTES) {
     await response.body?.cancel().catch(() => undefined);
-    throw new IssuerUnavailableError(`${url}: response too large`);
+    throw new IssuerUnavailableError(`${url}: response too large`, 'bad_answer');
   }
   const text = await response.text().catch(() => '');
+  // RFC 6749 §5.2: 401 (or 400) invalid_client is the issuer refusing our own client credentials.
+  if (response.status === 401 || /"invalid_client"/.test(text)) {
+    throw new IssuerUnavailableError(`${url}: the issuer refused this service's client credentials (HTTP ${response.status})`, 'credentials_refused');
+  }
   if (!response.ok) throw new IssuerUnavailableError(`${url}: HTTP ${response.status}`);
-  if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) throw new IssuerUnavailableError(`${url}: response too large`);
+  if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) throw new IssuerUnavailableError(`${url}: response too large`, 'bad_answer');
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new IssuerUnavailableError(`${url}: not JSON`);
+    throw new IssuerUnavailableError(`${url}: not JSON`, 'bad_answer');
   }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new IssuerUnavailableError(`${url}: not a JSON object`);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new IssuerUnavailableError(`${url}: not a JSON object`, 'bad_answer');
   return body as Record<string, unknown>;
 }
 

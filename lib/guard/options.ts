@@ -1,6 +1,7 @@
 import { DEFAULTS } from '../defaults';
 import { ConfigurationError } from '../errors';
 import type { AuditEvents } from '../events';
+import { NO_TELEMETRY, type GuardTelemetry } from '../metrics/telemetry';
 import { DEFAULT_ALGORITHMS, type SigningAlgorithm, type VerifiedCacheOptions, type VerifierOptions } from '../tokens';
 import type { FetchLike } from './http-json';
 import type { IntrospectionOptions } from './remote-introspection';
@@ -17,6 +18,8 @@ export interface GuardOptions {
   errors?: 'respond' | 'next';
   /** Audit events (token.rejected, scope.denied); default none. */
   events?: AuditEvents;
+  /** Where each decision is counted (ccgate() passes its metrics); default nowhere. */
+  telemetry?: GuardTelemetry;
 }
 
 /** What the guard runs with: every default applied. */
@@ -24,12 +27,13 @@ export interface ResolvedGuardOptions {
   realm: string;
   errors: 'respond' | 'next';
   events?: AuditEvents;
+  telemetry: GuardTelemetry;
 }
 
 export function resolveGuardOptions(options: GuardOptions): ResolvedGuardOptions {
   const errors = options.errors ?? DEFAULTS.guardErrors;
   if (errors !== 'respond' && errors !== 'next') throw new ConfigurationError('errors', `errors must be 'respond' or 'next', got "${String(errors)}"`);
-  return { realm: options.realm ?? DEFAULTS.realm, errors, events: options.events };
+  return { realm: options.realm ?? DEFAULTS.realm, errors, events: options.events, telemetry: options.telemetry ?? NO_TELEMETRY };
 }
 
 interface RemoteGuardBase extends GuardOptions {
@@ -39,6 +43,8 @@ interface RemoteGuardBase extends GuardOptions {
   audience: string | string[];
   /** Timeout of each call to the issuer in ms (default 5000). */
   timeoutMs?: number;
+  /** Longest token read, in characters (default 4096): longer ones are refused before any network call. */
+  maxTokenLength?: number;
   /** fetch implementation (default the global fetch). */
   fetch?: FetchLike;
 }
@@ -48,8 +54,13 @@ export interface JwksRemoteGuardOptions extends RemoteGuardBase {
   mode?: 'jwks';
   /** Key set URL; default discovered from the issuer's RFC 8414 metadata. */
   jwksUri?: string;
-  /** Least seconds between refetches caused by unknown kids (default 30). */
+  /**
+   * Window bounding the key set fetches unknown kids cause (default 30 s): at most 3 per window, and
+   * after a failed fetch none until it has passed.
+   */
   jwksCooldown?: number;
+  /** Least seconds between the last fetch and one an unknown kid causes (default 1; at most the cooldown). */
+  jwksRefetchInterval?: number;
   /** Seconds after which the key set is refreshed (default 600). */
   jwksMaxAge?: number;
   /** Accepted algorithms (default RS256, ES256). */
@@ -58,8 +69,6 @@ export interface JwksRemoteGuardOptions extends RemoteGuardBase {
   clockTolerance?: number;
   /** Cache of verified tokens. */
   verifiedTokenCache?: VerifiedCacheOptions;
-  /** Longest token read (default 4096). */
-  maxTokenLength?: number;
   clientId?: never;
   clientSecret?: never;
   introspectionEndpoint?: never;
@@ -76,13 +85,15 @@ export interface IntrospectionRemoteGuardOptions extends RemoteGuardBase {
   introspectionEndpoint?: string;
   /** Seconds a positive answer is reused (default 30, never past exp; 0 = ask every time). */
   introspectionCacheSeconds?: number;
+  /** Seconds an inactive answer is reused, keyed by a hash of the token (default 10; 0 = ask every time). */
+  introspectionNegativeCacheSeconds?: number;
   jwksUri?: never;
   jwksCooldown?: never;
+  jwksRefetchInterval?: never;
   jwksMaxAge?: never;
   algorithms?: never;
   clockTolerance?: never;
   verifiedTokenCache?: never;
-  maxTokenLength?: never;
 }
 
 /** The remote guard's options: one mode or the other, never a mix (a mix is a type error). */
@@ -90,6 +101,12 @@ export type RemoteGuardOptions = JwksRemoteGuardOptions | IntrospectionRemoteGua
 
 export type ResolvedRemoteGuardOptions =
   { mode: 'jwks'; keys: RemoteJwksOptions; verifier: VerifierOptions } | { mode: 'introspection'; introspection: IntrospectionOptions };
+
+/** A number of seconds ≥ 0, or a ConfigurationError naming the option. */
+function seconds(option: string, value: number): number {
+  if (typeof value !== 'number' || !(value >= 0) || !Number.isFinite(value)) throw new ConfigurationError(option, `${option} must be a number of seconds >= 0`);
+  return value;
+}
 
 /** The validator side of the remote guard's options (the guard side goes through resolveGuardOptions). */
 export function resolveRemoteGuardOptions(options: RemoteGuardOptions): ResolvedRemoteGuardOptions {
@@ -107,6 +124,8 @@ export function resolveRemoteGuardOptions(options: RemoteGuardOptions): Resolved
       clientSecret: options.clientSecret,
       introspectionEndpoint: options.introspectionEndpoint,
       cacheSeconds: options.introspectionCacheSeconds ?? DEFAULTS.remote.introspectionCacheSeconds,
+      negativeCacheSeconds: options.introspectionNegativeCacheSeconds ?? DEFAULTS.remote.introspectionNegativeCacheSeconds,
+      maxTokenLength: options.maxTokenLength ?? DEFAULTS.maxTokenLength,
       timeoutMs,
       fetch: fetchImpl,
     };
@@ -118,6 +137,7 @@ export function resolveRemoteGuardOptions(options: RemoteGuardOptions): Resolved
     jwksUri: options.jwksUri,
     algorithms,
     cooldownSeconds: options.jwksCooldown ?? DEFAULTS.remote.jwksCooldownSeconds,
+    refetchIntervalSeconds: seconds('jwksRefetchInterval', options.jwksRefetchInterval ?? DEFAULTS.remote.jwksRefetchIntervalSeconds),
     maxAgeSeconds: options.jwksMaxAge ?? DEFAULTS.remote.jwksMaxAgeSeconds,
     timeoutMs,
     fetch: fetchImpl,

@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import { basicAuthorization } from '../basic';
+import { setBounded } from '../bounded-map';
 import { IssuerUnavailableError, TokenRejected } from '../errors';
-import { VerifiedTokenCache, type AccessTokenClaims, type AccessTokenValidator } from '../tokens';
+import { DEFAULTS } from '../defaults';
+import { assertLifetime, VerifiedTokenCache, type AccessTokenClaims, type AccessTokenValidator } from '../tokens';
 import { discover, fetchJson, type FetchLike } from './http-json';
 
 export interface IntrospectionOptions {
@@ -13,12 +16,16 @@ export interface IntrospectionOptions {
   introspectionEndpoint?: string;
   /** Seconds a positive answer is reused (never past the token's exp; 0 = ask every time). */
   cacheSeconds: number;
+  /** Seconds an inactive answer is reused (0 = ask every time). */
+  negativeCacheSeconds: number;
+  /** Longest token sent to the issuer; longer ones are refused here, with no network call. */
+  maxTokenLength: number;
   timeoutMs: number;
   fetch: FetchLike;
 }
 
-/** RFC 7662 §2.2 answer -> our claims, checking it is a ccgate-style access token for us. */
-function claimsFrom(answer: Record<string, unknown>, issuer: string, audiences: string[]): AccessTokenClaims {
+/** RFC 7662 §2.2 answer -> our claims, checking it is a ccgate-style access token for us (and not too long-lived). */
+function claimsFrom(answer: Record<string, unknown>, issuer: string, audiences: string[], now: number): AccessTokenClaims {
   if (answer.active !== true) throw new TokenRejected('inactive', 'The access token is not active.');
   const { exp, iat, jti, client_id: clientId, sub, scope, iss, aud } = answer;
   if (iss !== undefined && iss !== issuer) throw new TokenRejected('wrong_issuer', 'The access token was issued by someone else.');
@@ -29,6 +36,7 @@ function claimsFrom(answer: Record<string, unknown>, issuer: string, audiences: 
   if (typeof exp !== 'number' || typeof clientId !== 'string' || typeof scope !== 'string') {
     throw new TokenRejected('malformed', 'The introspection answer lacks exp, client_id or scope.');
   }
+  assertLifetime(exp, typeof iat === 'number' ? iat : undefined, now, DEFAULTS.clockToleranceSeconds);
   return {
     iss: issuer,
     sub: typeof sub === 'string' ? sub : clientId,
@@ -46,8 +54,11 @@ function claimsFrom(answer: Record<string, unknown>, issuer: string, audiences: 
  * revocation is seen within `cacheSeconds`. The issuer being unreachable is a 503, not a 401.
  */
 export class IntrospectionValidator implements AccessTokenValidator {
-  private endpoint: string | undefined;
+  /** The introspection endpoint, configured or being discovered: concurrent first requests share one discovery. */
+  private endpoint: Promise<string> | undefined;
   private readonly cache: VerifiedTokenCache;
+  /** Inactive answers by a hash of the token: a garbage token repeated costs one call to the issuer per period. */
+  private readonly inactive = new Map<string, { rejection: TokenRejected; until: number }>();
   private readonly cacheSeconds: number;
   private readonly audiences: string[];
   private readonly fetchImpl: FetchLike;
@@ -55,7 +66,7 @@ export class IntrospectionValidator implements AccessTokenValidator {
   private readonly authorization: string;
 
   constructor(private readonly options: IntrospectionOptions) {
-    this.endpoint = options.introspectionEndpoint;
+    if (options.introspectionEndpoint !== undefined) this.endpoint = Promise.resolve(options.introspectionEndpoint);
     this.cacheSeconds = options.cacheSeconds;
     this.cache = new VerifiedTokenCache({ maxEntries: this.cacheSeconds > 0 ? 10_000 : 0 });
     this.audiences = Array.isArray(options.audience) ? options.audience : [options.audience];
@@ -65,19 +76,47 @@ export class IntrospectionValidator implements AccessTokenValidator {
   }
 
   async validate(token: string): Promise<AccessTokenClaims> {
+    // The same limits as the JWKS mode, before any network call.
+    if (token.length > this.options.maxTokenLength) throw new TokenRejected('too_long', 'The access token is too long.');
     const now = Date.now() / 1000;
     const cached = this.cache.get(token, now);
     if (cached) return cached;
-    this.endpoint ??= (await discover(this.fetchImpl, this.options.issuer, this.timeoutMs)).introspectionEndpoint;
-    if (!this.endpoint) throw new IssuerUnavailableError('the issuer metadata has no introspection_endpoint');
-    const answer = await fetchJson(this.fetchImpl, this.endpoint, this.timeoutMs, {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const refused = this.inactive.get(key);
+    if (refused && refused.until > now) throw refused.rejection;
+    const answer = await fetchJson(this.fetchImpl, await this.introspectionEndpoint(), this.timeoutMs, {
       method: 'POST',
       headers: { Authorization: this.authorization, 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
     });
-    const claims = claimsFrom(answer, this.options.issuer, this.audiences);
-    if (claims.exp <= now) throw new TokenRejected('expired', 'The access token expired.');
+    let claims: AccessTokenClaims;
+    try {
+      claims = claimsFrom(answer, this.options.issuer, this.audiences, now);
+      if (claims.exp <= now) throw new TokenRejected('expired', 'The access token expired.');
+    } catch (err) {
+      if (err instanceof TokenRejected && this.options.negativeCacheSeconds > 0) {
+        setBounded(this.inactive, key, { rejection: err, until: now + this.options.negativeCacheSeconds }, MAX_INACTIVE);
+      }
+      throw err;
+    }
     this.cache.set(token, claims, Math.min(claims.exp, now + this.cacheSeconds));
     return claims;
   }
+
+  private introspectionEndpoint(): Promise<string> {
+    if (this.endpoint) return this.endpoint;
+    const discovery = discover(this.fetchImpl, this.options.issuer, this.timeoutMs).then((metadata) => {
+      if (!metadata.introspectionEndpoint) throw new IssuerUnavailableError('the issuer metadata has no introspection_endpoint', 'bad_answer');
+      return metadata.introspectionEndpoint;
+    });
+    // A failed discovery is not remembered: the next request tries again.
+    discovery.catch(() => {
+      if (this.endpoint === discovery) this.endpoint = undefined;
+    });
+    this.endpoint = discovery;
+    return discovery;
+  }
 }
+
+/** Inactive answers remembered at most (the oldest go first). */
+const MAX_INACTIVE = 10_000;

@@ -1,35 +1,32 @@
 import type { Request, RequestHandler } from 'express';
 import { Passport, Strategy, type StrategyCreated } from 'passport';
 import { BasicStrategy } from 'passport-http';
-import { HasherBusyError, invalidClient, invalidRequest, temporarilyUnavailable, tooManyFailedAttempts } from '../errors';
+import { HasherBusyError, invalidClient, invalidRequest, temporarilyUnavailable, throttledClient } from '../errors';
 import type { AuditEvents } from '../events';
-import type { ClientCredentials, Registry } from '../registry';
-import { formOf } from './request-state';
+import type { ClientCredentials } from '../registry';
+import type { Verdict } from './client-verification';
+import type { ClientVerification } from './client-verification';
 import { presentedCredentials, type ClientAuthMethod, type PresentedCredentials } from './presented-credentials';
-import type { SecretVerifier } from './secret-verifier';
-import type { FailureThrottle } from './throttle';
+import { formOf } from './request-state';
 
-/** Longest client_id we look up; longer ones are unknown by definition (ours are 22 characters). */
-const MAX_CLIENT_ID_LENGTH = 256;
-
-type Done = (err: unknown, client?: ClientCredentials | false) => void;
-type VerifyClient = (clientId: string, secret: string | null) => Promise<ClientCredentials | false>;
+type Done = (err: unknown, client?: ClientCredentials | false, verdict?: Verdict) => void;
+type VerifyClient = (presented: PresentedCredentials, address: string | undefined) => Promise<Verdict>;
 
 /** Passport hands a strategy the options of passport.authenticate: ours carry the credentials, read once. */
 interface WithCredentials {
   presented: PresentedCredentials;
 }
 
-/** The three outcomes Passport gives a strategy at authenticate time. */
+/** The outcomes Passport gives a strategy at authenticate time. */
 interface Outcome {
   success(client: ClientCredentials): void;
-  fail(): void;
+  fail(verdict: Verdict): void;
   error(err: unknown): void;
 }
 
-function settle(strategy: Outcome, result: Promise<ClientCredentials | false>): void {
+function settle(strategy: Outcome, result: Promise<Verdict>): void {
   result.then(
-    (client) => (client ? strategy.success(client) : strategy.fail()),
+    (verdict) => (verdict.kind === 'authenticated' ? strategy.success(verdict.client) : strategy.fail(verdict)),
     (err: unknown) => strategy.error(err),
   );
 }
@@ -48,10 +45,8 @@ class ClientSecretBasicStrategy extends BasicStrategy {
     this.name = 'client_secret_basic';
   }
 
-  override authenticate(this: StrategyCreated<ClientSecretBasicStrategy>, _req: Request, options: WithCredentials): void {
-    const { clientId, secret } = options.presented;
-    if (clientId === null || secret === null) return this.fail();
-    settle(this, this.verifyClient(clientId, secret));
+  override authenticate(this: StrategyCreated<ClientSecretBasicStrategy>, req: Request, options: WithCredentials): void {
+    settle(this, this.verifyClient(options.presented, req.ip));
   }
 }
 
@@ -62,38 +57,34 @@ class ClientSecretPostStrategy extends Strategy {
     super();
   }
 
-  override authenticate(this: StrategyCreated<ClientSecretPostStrategy>, _req: Request, options: WithCredentials): void {
-    const { clientId, secret } = options.presented;
-    if (clientId === null) return this.fail();
-    settle(this, this.verifyClient(clientId, secret));
+  override authenticate(this: StrategyCreated<ClientSecretPostStrategy>, req: Request, options: WithCredentials): void {
+    settle(this, this.verifyClient(options.presented, req.ip));
   }
 }
 
 export interface ClientAuthenticationDeps {
-  registry: Registry;
-  verifier: SecretVerifier;
+  verification: ClientVerification;
   realm: string;
-  /** Failed-authentication throttle; none: no throttling. */
-  throttle?: FailureThrottle;
-  /** Milliseconds a locked caller waits for its 429. */
+  /** Milliseconds a throttled caller (or one refused for a full bcrypt queue) waits for its answer: a tarpit. */
   lockedDelayMs: number;
   events: AuditEvents;
 }
 
 type FailureReason = 'invalid_credentials' | 'malformed' | 'missing';
 
+/** Answers after `ms` (a tarpit or the slowdown): the caller waits, we spend no CPU meanwhile. */
+const later = (ms: number, answer: () => void): void => {
+  if (ms > 0) setTimeout(answer, ms);
+  else answer();
+};
+
 /**
  * Middleware: authenticates the client with Passport (no session) and leaves it in res.locals.client.
  * Expects res.locals.form to be the parsed form. Unknown client and wrong secret fail identically.
  */
 export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHandler {
-  const verifyClient: VerifyClient = async (clientId, secret) => {
-    const client = clientId.length <= MAX_CLIENT_ID_LENGTH ? await deps.registry.findClientCredentials(clientId) : null;
-    if (secret === null) return client && client.type === 'public' && client.enabled ? client : false;
-    const hashes = client && client.type === 'confidential' ? client.secretHashes : null;
-    const ok = await deps.verifier.verify(clientId, secret, hashes);
-    return ok && client && client.enabled ? client : false;
-  };
+  const verifyClient: VerifyClient = (presented, address) =>
+    presented.clientId === null ? Promise.resolve({ kind: 'refused', delayMs: 0 }) : deps.verification.verify(presented.clientId, presented.secrets, address);
   const passport = new Passport();
   passport.use(new ClientSecretBasicStrategy(deps.realm, verifyClient));
   passport.use(new ClientSecretPostStrategy(verifyClient));
@@ -113,47 +104,25 @@ export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHan
       return next(invalidRequest(presented.reason));
     }
     const { clientId, method } = presented;
-    const keys = [`client:${clientId ?? ''}`, `addr:${address ?? ''}`];
-
-    /** The answer to a verified attempt, once the throttle has had its say (undefined: authenticated). */
-    const conclude = async (client: ClientCredentials | null): Promise<unknown> => {
-      // Attempts let in before a lock engaged can finish after it (parallel guesses): their outcome is
-      // withheld, right or wrong, so a burst learns no more answers than the limit allows.
-      const lockedFor = deps.throttle ? await deps.throttle.retryAfter(keys) : 0;
-      if (!client) {
-        failed(clientId, method, 'invalid_credentials');
-        await deps.throttle?.recordFailure(keys);
-      }
-      if (lockedFor > 0) {
-        deps.events.emit({ type: 'client.throttled', clientId, retryAfter: lockedFor, address, requestId });
-        return tooManyFailedAttempts(lockedFor);
-      }
-      if (!client) return invalidClient(deps.realm);
-      res.locals.client = client;
-      await deps.throttle?.recordSuccess(keys.slice(0, 1));
-      return undefined;
-    };
-    const done: Done = (err, client) => {
+    const done: Done = (err, client, verdict) => {
       if (err instanceof HasherBusyError) {
-        // Held back like a lockout answer: a flood that fills the bcrypt queue must not get instant answers.
-        const busy = temporarilyUnavailable('Too many authentication requests; retry later.', 1);
-        return void setTimeout(() => next(busy), deps.lockedDelayMs);
+        // Held back like a throttled answer: a flood that fills the bcrypt queue must not get instant answers.
+        return later(deps.lockedDelayMs, () => next(temporarilyUnavailable('Too many authentication requests; retry later.', 1)));
       }
       if (err) return next(err);
-      conclude(client || null).then((outcome) => next(outcome), next);
+      if (client) {
+        res.locals.client = client;
+        return next();
+      }
+      if (verdict?.kind === 'throttled') {
+        deps.events.emit({ type: 'client.throttled', clientId, retryAfter: verdict.retryAfter, address, requestId });
+        return later(deps.lockedDelayMs, () => next(throttledClient(deps.realm, verdict.retryAfter)));
+      }
+      failed(clientId, method, 'invalid_credentials');
+      later(verdict?.kind === 'refused' ? verdict.delayMs : 0, () => next(invalidClient(deps.realm)));
     };
     const options: WithCredentials & { session: false } = { session: false, presented };
     // @types/passport types the middleware it returns as any.
-    const authenticate = (): void => {
-      void (passport.authenticate(method, options, done) as RequestHandler)(req, res, next);
-    };
-    if (!deps.throttle) return authenticate();
-    // Checked before any bcrypt work: a locked client or address costs nothing.
-    deps.throttle.retryAfter(keys).then((retryAfter) => {
-      if (retryAfter === 0) return authenticate();
-      deps.events.emit({ type: 'client.throttled', clientId, retryAfter, address, requestId });
-      // Tarpit: a locked caller waits for its 429, so hammering costs it time and us almost no CPU.
-      setTimeout(() => next(tooManyFailedAttempts(retryAfter)), deps.lockedDelayMs);
-    }, next);
+    void (passport.authenticate(method, options, done) as RequestHandler)(req, res, next);
   };
 }

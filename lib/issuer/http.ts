@@ -1,5 +1,15 @@
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
-import { invalidRequest, OAuthError, RegistryUnavailableError, respondWithError, serverError, temporarilyUnavailable, TokenEndpointError } from '../errors';
+import {
+  invalidRequest,
+  KeyProtectionError,
+  OAuthError,
+  RegistryFileChangedError,
+  RegistryUnavailableError,
+  respondWithError,
+  serverError,
+  temporarilyUnavailable,
+  TokenEndpointError,
+} from '../errors';
 import { requestIdFrom } from '../events';
 import type { FormParams } from '../locals';
 import { formParams } from './form';
@@ -110,6 +120,12 @@ export function oauthErrorHandler(options: ErrorHandlerOptions = {}): ErrorReque
   return (err: unknown, _req, res, next) => {
     if (res.headersSent) return next(err);
     if (err instanceof OAuthError) return respondWithError(res, err);
+    // Faults an operator must fix (a wrong key secret, registry files replaced under the server): 503 to the caller, reported loudly.
+    if (err instanceof KeyProtectionError) {
+      options.onServerError?.(err);
+      return respondWithError(res, temporarilyUnavailable('The issuer cannot use its signing key right now; retry later.', 30));
+    }
+    if (err instanceof RegistryFileChangedError) options.onServerError?.(err);
     if (err instanceof RegistryUnavailableError) {
       return respondWithError(res, temporarilyUnavailable('The registry is unavailable; retry later.', err.retryAfterSeconds));
     }

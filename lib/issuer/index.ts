@@ -4,4 +4,4 @@ export { BcryptPool, type BcryptPoolOptions, type SecretHasher } from './bcrypt-
 export { SecretVerifier } from './secret-verifier';
 export { oauthErrorHandler, type ErrorHandlerOptions } from './http';
 export { parseForm } from './form';
-export { LimiterThrottle, type FailureThrottle, type LimiterFactory, type ThrottleOptions } from './throttle';
+export { LimiterThrottle, type AuthAttempt, type FailureThrottle, type LimiterFactory, type ThrottleOptions } from './throttle';

@@ -10,8 +10,11 @@ export interface PresentedCredentials {
   method: ClientAuthMethod;
   /** null: client_secret_post with a secret but no client_id (fails like a wrong secret). */
   clientId: string | null;
-  /** null: a client that only identified itself (a public client, RFC 6749 §2.3.1 / §3.2.1). */
-  secret: string | null;
+  /**
+   * The secret's readings, the RFC's first (Basic credentials sent without form-encoding have a
+   * second); empty: a client that only identified itself (RFC 6749 §2.3.1 / §3.2.1).
+   */
+  secrets: string[];
 }
 
 /** Why a request's credentials cannot even be tried; `method` is what the audit event names. */
@@ -34,10 +37,12 @@ export function presentedCredentials(headers: { authorization?: string }, rawHea
     return { refusal: 'malformed', method, reason: 'Use one client authentication method, not both (RFC 6749 section 2.3).' };
   }
   if (method === 'none') return { refusal: 'missing', method };
-  if (method === 'client_secret_post') return { method, clientId: form.client_id ?? null, secret: form.client_secret ?? null };
+  if (method === 'client_secret_post') {
+    return { method, clientId: form.client_id ?? null, secrets: form.client_secret === undefined ? [] : [form.client_secret] };
+  }
   const parsed = parseBasicAuthorization(headers.authorization);
   if (parsed.kind !== 'credentials') {
     return { refusal: 'malformed', method, reason: parsed.kind === 'malformed' ? parsed.reason : 'Malformed Basic credentials.' };
   }
-  return { method, clientId: parsed.clientId, secret: parsed.clientSecret };
+  return { method, clientId: parsed.clientId, secrets: parsed.secrets };
 }

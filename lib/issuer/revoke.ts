@@ -1,8 +1,8 @@
 import type { RequestHandler } from 'express';
-import { unauthorizedClient, unsupportedTokenType } from '../errors';
+import { unauthorizedClient } from '../errors';
 import type { Registry } from '../registry';
 import type { AccessTokenValidator } from '../tokens';
-import { clientOf, formOf, tokenParamOf } from './request-state';
+import { clientOf, tokenParamOf } from './request-state';
 import { liveClaims } from './token-lookup';
 
 export interface RevocationConfig {
@@ -11,15 +11,13 @@ export interface RevocationConfig {
 }
 
 /**
- * RFC 7009 §2: after client authentication. We issue no refresh tokens, so that hint is
- * unsupported_token_type (§2.2.1); other hints are only hints. An invalid, expired or already
- * revoked token is a 200 (§2.2). A live token of another client is refused (§2.1).
+ * RFC 7009 §2: after client authentication. token_type_hint is only a hint: a token not found as the
+ * hinted type is looked for as every type we have (§2.1), so an access token sent with
+ * `refresh_token` is revoked like any other. An invalid, expired or already revoked token is a 200
+ * (§2.2). A live token of another client is refused (§2.1).
  */
 export function revokeEndpoint(config: RevocationConfig): RequestHandler {
   return (_req, res, next) => {
-    if (formOf(res).token_type_hint === 'refresh_token') {
-      return next(unsupportedTokenType('This server issues no refresh tokens.'));
-    }
     const caller = clientOf(res);
     liveClaims(config.validator, tokenParamOf(res))
       .then(async (claims) => {

@@ -1,12 +1,18 @@
 import { Router, type RequestHandler } from 'express';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { unauthorizedClient } from '../errors';
 import type { AuditEvents } from '../events';
+import { timeRequests } from '../metrics/latency';
+import type { IssuerTelemetry } from '../metrics/telemetry';
 import type { Registry } from '../registry';
 import type { AccessTokenValidator, Keyring, SigningAlgorithm } from '../tokens';
 import { clientAuthentication } from './client-auth';
+import { clientRateLimit } from './client-rate-limit';
+import { ClientVerification } from './client-verification';
 import { assignRequestId, formBody, methodNotAllowed, noStore, oauthErrorHandler, requireHttps, type ErrorHandlerOptions } from './http';
 import { introspectEndpoint } from './introspect';
 import { jwksEndpoint } from './jwks';
+import { afterKeyMade } from './key-warmup';
 import { revokeEndpoint } from './revoke';
 import type { SecretVerifier } from './secret-verifier';
 import { clientOf } from './request-state';
@@ -27,13 +33,22 @@ export interface IssuerConfig extends ErrorHandlerOptions {
   tokenLifetime: number;
   realm: string;
   maxBodyBytes: number;
+  /** Longest token the guards read: the token endpoint never issues a longer one. */
+  maxTokenLength: number;
   jwksMaxAge: number;
   introspectScope: string;
   /** Refuse plain HTTP on the token, introspection and revocation endpoints. */
   requireHttps: boolean;
   throttle?: FailureThrottle;
+  /** Per-client limits of introspection and revocation calls; none: unlimited. */
+  introspectionLimiter?: RateLimiterAbstract;
+  revocationLimiter?: RateLimiterAbstract;
   lockedDelayMs: number;
   events: AuditEvents;
+  /** Where the token endpoint's latency is reported; default nowhere. */
+  telemetry?: IssuerTelemetry;
+  /** Resolves once the signing key made at startup exists (or its making failed): the JWKS waits for it. */
+  signingKeyMade?: () => Promise<void>;
 }
 
 /** Introspection and revocation callers must be confidential clients that proved a secret. */
@@ -48,16 +63,17 @@ const requireConfidential: RequestHandler = (_req, res, next) => {
 export function createTokenRouter(config: IssuerConfig): Router {
   const router = Router();
   const { registry, keyring, validator, events } = config;
-  const signer = new TokenSigner({ registry, keyring, issuer: config.issuer, audience: config.audience, algorithm: config.algorithm });
-  const form = formBody(config.maxBodyBytes);
-  const authenticate = clientAuthentication({
+  const signer = new TokenSigner({
     registry,
-    verifier: config.secretVerifier,
-    realm: config.realm,
-    throttle: config.throttle,
-    lockedDelayMs: config.lockedDelayMs,
-    events,
+    keyring,
+    issuer: config.issuer,
+    audience: config.audience,
+    algorithm: config.algorithm,
+    maxTokenLength: config.maxTokenLength,
   });
+  const form = formBody(config.maxBodyBytes);
+  const verification = new ClientVerification({ registry, secrets: config.secretVerifier, throttle: config.throttle });
+  const authenticate = clientAuthentication({ verification, realm: config.realm, lockedDelayMs: config.lockedDelayMs, events });
   const transport: RequestHandler[] = config.requireHttps ? [requireHttps] : [];
   const post = (path: string, ...handlers: RequestHandler[]): void => {
     router.use(path, assignRequestId, noStore);
@@ -65,10 +81,21 @@ export function createTokenRouter(config: IssuerConfig): Router {
     router.all(path, methodNotAllowed('POST'));
   };
 
+  if (config.telemetry) router.use('/token', timeRequests(config.telemetry));
+  if (config.signingKeyMade) router.use('/token', afterKeyMade(config.signingKeyMade));
   post('/token', checkGrantType, authenticate, issueToken({ signer, tokenLifetime: config.tokenLifetime, events }));
-  post('/introspect', requireTokenParam, authenticate, requireConfidential, introspectEndpoint({ validator, introspectScope: config.introspectScope, events }));
-  post('/revoke', requireTokenParam, authenticate, requireConfidential, revokeEndpoint({ registry, validator }));
-  router.get('/jwks', jwksEndpoint(keyring, config.jwksMaxAge));
+  const limit = (limiter: RateLimiterAbstract | undefined, what: string): RequestHandler[] => (limiter ? [clientRateLimit(limiter, what)] : []);
+  const introspect = introspectEndpoint({ validator, introspectScope: config.introspectScope, events });
+  post('/introspect', requireTokenParam, authenticate, requireConfidential, ...limit(config.introspectionLimiter, 'introspection'), introspect);
+  post(
+    '/revoke',
+    requireTokenParam,
+    authenticate,
+    requireConfidential,
+    ...limit(config.revocationLimiter, 'revocation'),
+    revokeEndpoint({ registry, validator }),
+  );
+  router.get('/jwks', jwksEndpoint(keyring, config.jwksMaxAge, config.signingKeyMade));
   router.all('/jwks', methodNotAllowed('GET'));
   router.use(oauthErrorHandler({ onServerError: config.onServerError }));
   return router;

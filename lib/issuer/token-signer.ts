@@ -1,3 +1,4 @@
+import { invalidScope } from '../errors';
 import type { Registry } from '../registry';
 import { buildClaims, signAccessToken, type AccessTokenClaims, type Keyring, type SigningAlgorithm } from '../tokens';
 
@@ -7,6 +8,8 @@ export interface TokenSignerConfig {
   issuer: string;
   audience: string | string[];
   algorithm: SigningAlgorithm;
+  /** Longest token the guards accept: a longer one is refused here, not after it was handed out. */
+  maxTokenLength: number;
 }
 
 export interface IssuedToken {
@@ -32,6 +35,11 @@ export class TokenSigner {
       now: Math.floor(Date.now() / 1000),
     });
     const token = await signAccessToken(claims, key);
+    if (token.length > this.config.maxTokenLength) {
+      throw invalidScope(
+        `The token for these scopes would be ${token.length} characters, more than the ${this.config.maxTokenLength} the resource servers accept: request fewer scopes.`,
+      );
+    }
     await this.recordUse(key.kid, claims.exp);
     return { token, claims };
   }

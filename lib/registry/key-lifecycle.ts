@@ -1,6 +1,7 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import { jwkThumbprint, publicJwkOf, type SigningAlgorithm } from '../tokens/jwk';
+import { keySecretIdOf } from './key-protection';
 import type { KeyChange, KeyRow } from './storage';
 import type { KeyRecord, KeyStatus } from './types';
 
@@ -34,7 +35,7 @@ export function statusOf(row: KeyRow, now: number): KeyStatus {
 
 export function toKeyRecord(row: KeyRow, now: number): KeyRecord {
   const removeAfter = row.retiresAt === null ? null : Math.max(row.retiresAt, row.signedUntil ?? 0) + KEY_REMOVAL_MARGIN_SECONDS;
-  return { ...row, status: statusOf(row, now), removeAfter };
+  return { ...row, status: statusOf(row, now), removeAfter, keySecretId: keySecretIdOf(row.privateKeyPem) };
 }
 
 const kidsOf = (rows: KeyRow[], alg: SigningAlgorithm): string[] =>

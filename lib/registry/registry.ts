@@ -1,10 +1,14 @@
+import bcrypt from 'bcryptjs';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { setBounded } from '../bounded-map';
 import { DEFAULTS } from '../defaults';
 import { conflict, invalid, notFound, RegistryError } from '../errors';
 import type { AuditEventInput, AuditEvents } from '../events';
+import { watchedStorage } from '../metrics/storage';
+import { NO_TELEMETRY, type RegistryTelemetry } from '../metrics/telemetry';
 import type { SigningAlgorithm, TokenStatus, TokenStatusSource } from '../tokens';
 import { currentKey, firstKeyChange, generateKey, KEY_USE_GRANULARITY_SECONDS, removableKids, rotationChange, toKeyRecord } from './key-lifecycle';
+import { isPlaintextKey, KeyProtector, type KeySecrets } from './key-protection';
 import {
   assertAcceptableSecret,
   assertAlgorithm,
@@ -19,7 +23,7 @@ import {
   assertScopes,
   assertTokenTtl,
 } from './rules';
-import { generateClientId, generateSecret, hashSecret } from './secrets';
+import { generateClientId, generateSecret, hashSecret, hashSecretWithSalt } from './secrets';
 import type { CredentialsRow, KeyChange, KeyRow, LimiterOptions, PruneCounts, RegistryStorage } from './storage';
 import type {
   ClientCredentials,
@@ -29,11 +33,17 @@ import type {
   KeyRecord,
   NewClient,
   RevocationInput,
+  RewrapResult,
   RotateKeyOptions,
   RotateSecretOptions,
 } from './types';
 
-export interface RegistryOptions {
+/**
+ * `keySecret` encrypts the private signing keys this registry writes (and `previousKeySecrets` only
+ * decrypt, during a secret rotation): see key-protection.ts. Without a key secret, new keys are stored
+ * as plain PEM; ccgate() and the CLI decide whether that is allowed.
+ */
+export interface RegistryOptions extends KeySecrets {
   /** bcrypt cost for new secrets (default 10). */
   bcryptCost?: number;
   /** Clock, in Unix seconds; tests pass their own. */
@@ -45,6 +55,13 @@ export interface RegistryOptions {
    * nobody can need (default 300; 0: never, e.g. for a short-lived process such as the CLI).
    */
   pruneIntervalSeconds?: number;
+  /** Where cache hits and misses and failed storage calls are counted (ccgate() passes its metrics); default nowhere. */
+  telemetry?: RegistryTelemetry;
+  /**
+   * Seconds of clock skew the guards allow past a token's exp (default 5): a revocation is kept that
+   * much longer, so a revoked token is never accepted again in that last stretch.
+   */
+  clockToleranceSeconds?: number;
 }
 
 /** How a revocation was asked for, for its audit event. */
@@ -85,6 +102,9 @@ export class Registry implements TokenStatusSource {
   private credentialsAt = -1;
   private readonly unwatch: () => void;
   private readonly pruneTimer: NodeJS.Timeout | undefined;
+  private readonly telemetry: RegistryTelemetry;
+  private readonly keyProtector: KeyProtector;
+  private readonly tolerance: number;
 
   constructor(
     private readonly storage: RegistryStorage,
@@ -92,8 +112,12 @@ export class Registry implements TokenStatusSource {
   ) {
     this.bcryptCost = options.bcryptCost ?? DEFAULTS.bcryptCost;
     assertBcryptCost(this.bcryptCost);
+    this.keyProtector = new KeyProtector(options);
     this.now = options.now ?? systemNow;
     this.events = options.events;
+    this.telemetry = options.telemetry ?? NO_TELEMETRY;
+    if (options.telemetry) this.storage = watchedStorage(storage, options.telemetry);
+    this.tolerance = options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds;
     this.unwatch = storage.changes.watch(() => this.changed());
     const pruneSeconds = options.pruneIntervalSeconds ?? DEFAULTS.pruneIntervalSeconds;
     if (pruneSeconds > 0) {
@@ -218,15 +242,24 @@ export class Registry implements TokenStatusSource {
     return client;
   }
 
-  /** A new secret, shown once. With `overlapSeconds` the previous one stays valid until then. */
+  /**
+   * A new secret, shown once. With `overlapSeconds` the previous one stays valid until then, and the
+   * new one is hashed with the previous one's salt (and cost): one bcrypt run then checks a
+   * presented secret against both, so a wrong secret costs the same, and takes the same time,
+   * whether or not a rotation is under way.
+   */
   async rotateClientSecret(clientId: string, options: RotateSecretOptions = {}): Promise<CreatedClient> {
     const overlapSeconds = options.overlapSeconds ?? 0;
     assertOverlap(overlapSeconds);
     if (options.secret !== undefined) assertAcceptableSecret(options.secret);
-    const existing = assertKnown(await this.storage.clients.get(clientId, this.now()), `client "${clientId}"`);
-    if (existing.type !== 'confidential') throw invalid(`client "${clientId}" is public and has no secret`);
+    const current = assertKnown(await this.storage.clients.credentials(clientId, this.now()), `client "${clientId}"`);
+    if (current.type !== 'confidential') throw invalid(`client "${clientId}" is public and has no secret`);
+    const currentHash = current.secrets.find((s) => s.expiresAt === null)?.hash;
+    if (options.secret !== undefined && currentHash !== undefined && (await bcrypt.compare(options.secret, currentHash))) {
+      throw invalid('the new secret is the current one: a rotation needs a different secret');
+    }
     const clientSecret = options.secret ?? generateSecret();
-    const hash = await hashSecret(clientSecret, this.bcryptCost);
+    const hash = overlapSeconds > 0 && currentHash ? await hashSecretWithSalt(clientSecret, currentHash) : await hashSecret(clientSecret, this.bcryptCost);
     const client = assertKnown(await this.write(this.storage.clients.replaceSecret(clientId, hash, overlapSeconds, this.now())), `client "${clientId}"`);
     this.emit({ type: 'secret.rotated', clientId, overlapSeconds });
     return { client, clientSecret };
@@ -263,6 +296,7 @@ export class Registry implements TokenStatusSource {
       this.credentialsAt = at;
     }
     const cached = this.credentialCache.get(clientId);
+    this.telemetry.clientCredentialsCache.lookup(cached !== undefined && cached.until > now);
     if (cached && cached.until > now) return toCredentials(cached.credentials, now);
     const row = await this.storage.clients.credentials(clientId, now);
     if (row === null) return null;
@@ -292,6 +326,7 @@ export class Registry implements TokenStatusSource {
     }
     // Keyed by jti (unique per token); the client is compared, not concatenated into the key.
     const known = this.statuses.get(jti);
+    this.telemetry.tokenStatusCache.lookup(known !== undefined && known.clientId === clientId);
     if (known !== undefined && known.clientId === clientId) return known.status;
     const row = await this.storage.revocations.status(jti, clientId);
     const status: TokenStatus = row.revoked ? 'revoked' : row.clientEnabled === null ? 'client_unknown' : row.clientEnabled ? 'active' : 'client_disabled';
@@ -299,9 +334,9 @@ export class Registry implements TokenStatusSource {
     return status;
   }
 
-  /** Drops revocations of tokens that have expired; returns how many. */
+  /** Drops revocations of tokens that have expired, clock tolerance included; returns how many. */
   pruneRevocations(now = this.now()): Promise<number> {
-    return this.write(this.storage.revocations.prune(now));
+    return this.write(this.storage.revocations.prune(now - this.tolerance));
   }
 
   /**
@@ -331,7 +366,7 @@ export class Registry implements TokenStatusSource {
     return this.changeKeys(alg, async (rows, now) => {
       const current = currentKey(rows, alg, now);
       if (current) return { result: toKeyRecord(current, now) };
-      generated ??= await generateKey(alg, now);
+      generated ??= await this.generateSealedKey(alg, now);
       const change = firstKeyChange(rows, generated, now);
       return { change, result: change.insert, created: true };
     });
@@ -342,13 +377,63 @@ export class Registry implements TokenStatusSource {
     assertAlgorithm(options.alg);
     const leadSeconds = options.leadSeconds ?? 0;
     assertLeadSeconds(leadSeconds);
-    const generated = await generateKey(options.alg, this.now());
+    const generated = await this.generateSealedKey(options.alg, this.now());
     const key = await this.changeKeys(options.alg, (rows, now) => {
       const change = rotationChange(rows, generated, leadSeconds, now);
       return Promise.resolve({ change, result: change.insert });
     });
     this.emit({ type: 'key.rotated', kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
     return key;
+  }
+
+  /**
+   * A leaked key, killed at once: deleted from the registry (its private half destroyed with it), so
+   * it leaves the JWKS and every keyring on this registry at its next change notification, and
+   * tokens it signed fail at the next request to a local guard or introspection. If it was signing,
+   * the next token gets a new key. Not undone by anything but restoring an older backup.
+   */
+  async revokeKey(kid: string): Promise<KeyRecord> {
+    const now = this.now();
+    const row = (await this.storage.keys.list()).find((k) => k.kid === kid);
+    if (!row || (await this.write(this.storage.keys.delete([kid]))) === 0) throw notFound(`signing key "${kid}"`);
+    const record = toKeyRecord(row, now);
+    this.emit({ type: 'key.revoked', kid, alg: row.alg, status: record.status });
+    return record;
+  }
+
+  /** Id of the key secret new keys are encrypted under; null without one (new keys stored as plain PEM). */
+  get keySecretId(): string | null {
+    return this.keyProtector.currentId;
+  }
+
+  /**
+   * The PEM of a stored key's private half, decrypted with the configured secrets: only signing
+   * needs it. KeyProtectionError when the key is encrypted under a secret this registry lacks.
+   */
+  openPrivateKey(key: Pick<KeyRecord, 'kid' | 'privateKeyPem'>): string {
+    return this.keyProtector.open(key.kid, key.privateKeyPem);
+  }
+
+  /**
+   * Re-encrypts every stored private key under the current key secret: plain PEM rows (from before
+   * encryption, or written without a secret) are encrypted, rows under a previous secret get their
+   * data key rewrapped. Every row is opened before anything is written, so a key no configured
+   * secret opens stops the whole rewrap (KeyProtectionError; revoke that key if its secret is lost).
+   */
+  async rewrapKeys(): Promise<RewrapResult> {
+    const keySecretId = this.keyProtector.currentId;
+    if (keySecretId === null) throw invalid('no key secret to encrypt under: set CCGATE_KEY_SECRET (the keySecret option)');
+    const plan = (await this.storage.keys.list()).map((row) => ({ row, next: this.keyProtector.rewrap(row.kid, row.privateKeyPem) }));
+    const result: RewrapResult = { keySecretId, rewrapped: [], encrypted: [], unchanged: [] };
+    for (const { row, next } of plan) {
+      if (next === null) result.unchanged.push(row.kid);
+      // A row changed meanwhile (revoked, or rewrapped by another process) is left as it now is.
+      else if (await this.write(this.storage.keys.replacePrivateKey(row.kid, row.privateKeyPem, next))) {
+        (isPlaintextKey(row.privateKeyPem) ? result.encrypted : result.rewrapped).push(row.kid);
+      }
+    }
+    this.emit({ type: 'key.rewrapped', keySecretId, kids: [...result.rewrapped, ...result.encrypted] });
+    return result;
   }
 
   /** Records that `kid` signed a token valid until `exp` (so its retirement waits for it). */
@@ -367,7 +452,7 @@ export class Registry implements TokenStatusSource {
 
   /** One pass of the prune timer: expired revocations, replay entries, throttle rows, dead keys. */
   async pruneExpired(now = this.now()): Promise<PruneCounts & { keys: number }> {
-    const counts = (await this.storage.prune({ revocations: now, replay: now })) ?? { revocations: 0, replay: 0, throttle: 0 };
+    const counts = (await this.storage.prune({ revocations: now - this.tolerance, replay: now })) ?? { revocations: 0, replay: 0, throttle: 0 };
     if (counts.revocations > 0) this.changed();
     return { ...counts, keys: await this.pruneKeys(now) };
   }
@@ -400,6 +485,12 @@ export class Registry implements TokenStatusSource {
       }
     }
     throw new RegistryError('conflict', `the ${alg} signing keys kept changing during the update; try again`);
+  }
+
+  /** A fresh key pair whose private half is stored encrypted under the current key secret (if any). */
+  private async generateSealedKey(alg: SigningAlgorithm, now: number): Promise<KeyRow> {
+    const key = await generateKey(alg, now);
+    return { ...key, privateKeyPem: this.keyProtector.seal(key.kid, key.privateKeyPem) };
   }
 
   /** Awaits a write, then drops every cache at once: our own change is visible to our next read. */

@@ -5,11 +5,12 @@
 import { ConfigurationError, invalid } from '../errors';
 import { isScopeToken } from '../scope';
 // From jwk.ts itself, not the tokens index: the CLI loads the registry and needs no JWT library.
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../tokens/claims';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../tokens/jwk';
 import { KNOWN_GRANT_TYPES, type ClientType, type GrantType } from './types';
 
-/** Longest access token lifetime anyone may configure: RFC 9700 §2.2 wants short-lived tokens. */
-export const MAX_TOKEN_TTL_SECONDS = 86_400;
+/** Longest access token lifetime anyone may configure (the guards refuse longer ones): RFC 9700 §2.2 wants short-lived tokens. */
+export const MAX_TOKEN_TTL_SECONDS = MAX_TOKEN_LIFETIME_SECONDS;
 /** bcrypt reads at most 72 bytes: a longer secret would be silently truncated, so we refuse it. */
 export const MAX_SECRET_BYTES = 72;
 export const MIN_SECRET_BYTES = 16;

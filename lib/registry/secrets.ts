@@ -11,6 +11,11 @@ export function hashSecret(secret: string, cost: number): Promise<string> {
   return bcrypt.hash(secret, cost);
 }
 
+/** Hashes with the salt (and cost) of an existing bcrypt hash: its first 29 characters, "$2b$10$" and 22 more. */
+export function hashSecretWithSalt(secret: string, existingHash: string): Promise<string> {
+  return bcrypt.hash(secret, existingHash.slice(0, 29));
+}
+
 /**
  * A fresh client id: 16 random bytes, base64url (URL- and header-safe, unguessable), redrawn when it
  * would start with '-' or '_' so it never reads as a command-line option.

@@ -128,6 +128,10 @@ export interface ClientStorage {
 export interface KeyRow {
   kid: string;
   alg: SigningAlgorithm;
+  /**
+   * The private key as stored: an encrypted envelope ("ccgate-key.v1. ..."; key-protection.ts), or a
+   * PKCS#8 PEM for keys written without a key secret. Only the service encrypts and decrypts it.
+   */
   privateKeyPem: string;
   publicJwk: PublicJwk;
   createdAt: number;
@@ -158,6 +162,11 @@ export interface KeyStorage {
   recordUse(kid: string, signedUntil: number): Promise<void>;
   /** How many of these were deleted. */
   delete(kids: string[]): Promise<number>;
+  /**
+   * Stores `replacement` as kid's private key if it is still `expected` (compare-and-set, for a
+   * rewrap racing another one or a revocation); false when it was not (nothing written).
+   */
+  replacePrivateKey(kid: string, expected: string, replacement: string): Promise<boolean>;
 }
 
 // ---- Revocations ----

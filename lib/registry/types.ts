@@ -88,6 +88,20 @@ export interface KeyRecord extends KeyRow {
   status: KeyStatus;
   /** When the key may leave the JWKS: null while it signs or may still sign. */
   removeAfter: number | null;
+  /** Id of the key secret its private half is encrypted under; null: stored as plain PEM (run `ccgate key rewrap`). */
+  keySecretId: string | null;
+}
+
+/** What `rewrapKeys()` did: every stored private key is now encrypted under `keySecretId`. */
+export interface RewrapResult {
+  /** The current key secret's id. */
+  keySecretId: string;
+  /** Keys moved from an older secret to the current one. */
+  rewrapped: string[];
+  /** Keys that were plain PEM and are now encrypted. */
+  encrypted: string[];
+  /** Keys already encrypted under the current secret. */
+  unchanged: string[];
 }
 
 export interface RotateKeyOptions {

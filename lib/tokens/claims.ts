@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
 
+/**
+ * Longest access token lifetime (exp - iat) an issuer gives, and the guards accept: RFC 9700 §2.2
+ * wants short-lived tokens, and a leaked signing key must not mint long-lived ones.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+
 /** RFC 9068 §2.1: the JOSE header type of a JWT access token. */
 export const ACCESS_TOKEN_TYP = 'at+jwt';
 

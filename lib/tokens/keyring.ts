@@ -6,6 +6,7 @@ export interface StoredKey {
   kid: string;
   alg: SigningAlgorithm;
   status: 'pending' | 'active' | 'retired';
+  /** The private key as stored: a PEM, or an encrypted envelope that only the source's openPrivateKey reads. */
   privateKeyPem: string;
   publicJwk: PublicJwk;
   activatesAt: number;
@@ -23,6 +24,11 @@ export interface KeySource {
    * removed one): synchronous and cheap, asked on every lookup.
    */
   version(): number;
+  /**
+   * The PEM of a key's private half, decrypting it if it is stored encrypted; called only to sign.
+   * Absent: privateKeyPem is the PEM itself.
+   */
+  openPrivateKey?(key: StoredKey): string;
 }
 
 /** A verification key looked up by kid: what both guards need. */
@@ -43,7 +49,8 @@ export interface SigningKey extends VerificationKey {
 
 interface ParsedKey {
   stored: StoredKey;
-  privateKey: KeyObject;
+  /** Decrypted and parsed on first use for signing: verification and the JWKS never need it (nor the key secret). */
+  privateKey?: KeyObject;
   publicKey: KeyObject;
   /** What the JWKS shows (publicJwkOf: no private member can ever be published). */
   published: PublicJwk;
@@ -80,6 +87,7 @@ export class Keyring implements VerificationKeys {
       key = this.activeKey(alg);
       if (!key) throw new Error(`no ${alg} signing key could be loaded`);
     }
+    key.privateKey ??= createPrivateKey(this.source.openPrivateKey?.(key.stored) ?? key.stored.privateKeyPem);
     return { kid: key.stored.kid, alg, key: key.publicKey, privateKey: key.privateKey };
   }
 
@@ -132,7 +140,7 @@ export class Keyring implements VerificationKeys {
       const publicKey = previous?.publicKey ?? createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' });
       next.set(key.kid, {
         stored: key,
-        privateKey: previous?.privateKey ?? createPrivateKey(key.privateKeyPem),
+        privateKey: previous?.privateKey,
         publicKey,
         published: previous?.published ?? publicJwkOf(key.kid, key.alg, publicKey),
       });

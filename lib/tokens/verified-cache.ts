@@ -10,6 +10,8 @@ export interface VerifiedCacheOptions {
 
 interface Entry {
   claims: AccessTokenClaims;
+  /** The key that signed it, when there is one: the verifier drops the entry once that key is gone (revoked). */
+  kid?: string;
   /** Unix seconds after which the entry is useless (exp + tolerance). */
   until: number;
   bytes: number;
@@ -45,16 +47,27 @@ export class VerifiedTokenCache {
   }
 
   get(token: string, now: number): AccessTokenClaims | undefined {
+    return this.lookup(token, now)?.claims;
+  }
+
+  /** The claims and the kid they were verified with, unless expired. */
+  lookup(token: string, now: number): { claims: AccessTokenClaims; kid?: string } | undefined {
     const entry = this.entries.get(token);
     if (!entry) return undefined;
     if (entry.until <= now) {
       this.delete(token, entry);
       return undefined;
     }
-    return entry.claims;
+    return entry;
   }
 
-  set(token: string, claims: AccessTokenClaims, until: number): void {
+  /** Forgets one token (its key was revoked). */
+  forget(token: string): void {
+    const entry = this.entries.get(token);
+    if (entry) this.delete(token, entry);
+  }
+
+  set(token: string, claims: AccessTokenClaims, until: number, kid?: string): void {
     // <= 0, not === 0: a negative bound would make the eviction loop below spin forever on an empty map.
     if (!(this.maxEntries > 0)) return;
     const bytes = token.length * 2 + ENTRY_OVERHEAD_BYTES;
@@ -62,7 +75,7 @@ export class VerifiedTokenCache {
     const old = this.entries.get(token);
     if (old) this.delete(token, old);
     while (this.entries.size >= this.maxEntries || this.bytes + bytes > this.maxBytes) this.evictOldest();
-    this.entries.set(token, { claims, until, bytes });
+    this.entries.set(token, { claims, kid, until, bytes });
     this.bytes += bytes;
   }
 

@@ -1,8 +1,9 @@
 import jwt from 'jsonwebtoken';
 import { DEFAULTS } from '../defaults';
 import { ConfigurationError, TokenRejected } from '../errors';
+import type { CacheTelemetry } from '../metrics/telemetry';
 import { parseScope } from '../scope';
-import { ACCESS_TOKEN_TYP, type AccessTokenClaims } from './claims';
+import { ACCESS_TOKEN_TYP, MAX_TOKEN_LIFETIME_SECONDS, type AccessTokenClaims } from './claims';
 import type { SigningAlgorithm } from './jwk';
 import { readHeader } from './jwt';
 import type { VerificationKeys } from './keyring';
@@ -21,6 +22,8 @@ export interface VerifierOptions {
   maxTokenLength?: number;
   /** Cache of verified tokens; `{ maxEntries: 0 }` disables it. */
   cache?: VerifiedCacheOptions;
+  /** Where the cache's hits and misses are counted; default nowhere. */
+  cacheTelemetry?: CacheTelemetry;
 }
 
 export const DEFAULT_ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256'];
@@ -57,6 +60,23 @@ function assertIssuerAndAudience(payload: Record<string, unknown>, issuer: strin
 }
 
 /**
+ * A token's lifetime must fit an issuer's maximum (MAX_TOKEN_LIFETIME_SECONDS): a key leak, or a
+ * misbehaving issuer, cannot mint tokens that live for years. `iat` in the future (beyond the clock
+ * tolerance) would stretch that, so it is refused too (RFC 7519 §4.1.6: the time of issue). Without
+ * `iat` (an introspection answer may omit it), exp may lie at most the maximum ahead.
+ */
+export function assertLifetime(exp: number, iat: number | undefined, now: number, toleranceSeconds: number): void {
+  const tooLong = (): TokenRejected =>
+    new TokenRejected('lifetime_too_long', `The access token lives longer than the ${MAX_TOKEN_LIFETIME_SECONDS} seconds an issuer may give.`);
+  if (iat === undefined) {
+    if (exp - now > MAX_TOKEN_LIFETIME_SECONDS + toleranceSeconds) throw tooLong();
+    return;
+  }
+  if (iat > now + toleranceSeconds) throw new TokenRejected('not_yet_valid', 'The access token was issued in the future.');
+  if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS) throw tooLong();
+}
+
+/**
  * The validation core shared by the local and the remote guard: header, signature by kid, iss, aud,
  * exp/nbf, claim shapes. Never fetches anything named by the token (jku, x5u, jwk are ignored).
  */
@@ -88,11 +108,14 @@ export class AccessTokenVerifier {
   /** Verified claims, or a TokenRejected saying why not. */
   async verify(token: string): Promise<AccessTokenClaims> {
     const now = Date.now() / 1000;
-    const cached = this.cache.get(token, now);
-    if (cached) return cached;
-    const claims = await this.verifyUncached(token);
+    const cached = this.cache.lookup(token, now);
+    this.options.cacheTelemetry?.lookup(cached !== undefined);
+    // A cached token stands only while its key is published: a revoked key's tokens fail at once.
+    if (cached && (cached.kid === undefined || (await this.keys.keyFor(cached.kid)))) return cached.claims;
+    if (cached) this.cache.forget(token);
+    const { claims, kid } = await this.verifyUncached(token, now);
     // Usable until exp (+ tolerance); a not-yet-valid token never gets here.
-    this.cache.set(token, claims, claims.exp + this.tolerance);
+    this.cache.set(token, claims, claims.exp + this.tolerance, kid);
     return claims;
   }
 
@@ -101,7 +124,7 @@ export class AccessTokenVerifier {
     return this.cache.size;
   }
 
-  private async verifyUncached(token: string): Promise<AccessTokenClaims> {
+  private async verifyUncached(token: string, now: number): Promise<{ claims: AccessTokenClaims; kid: string }> {
     if (token.length > this.maxLength) throw new TokenRejected('too_long', 'The access token is too long.');
     const header = readHeader(token);
     if (!header) throw new TokenRejected('malformed', 'The access token is not a JWT.');
@@ -129,7 +152,8 @@ export class AccessTokenVerifier {
     const claims = payload as Record<string, unknown>;
     assertIssuerAndAudience(claims, this.options.issuer, this.audiences);
     assertClaimShapes(claims);
-    return claims;
+    assertLifetime(claims.exp, claims.iat, now, this.tolerance);
+    return { claims, kid: key.kid };
   }
 }
 

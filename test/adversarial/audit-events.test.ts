@@ -22,7 +22,7 @@ const REQUEST_ID_SHAPE = /^[A-Za-z0-9._:-]{1,64}$/;
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 beforeAll(async () => {
-  server = createTestServer({ throttle: { maxFailuresPerClient: 3, maxFailuresPerAddress: 1000, windowSeconds: 60, lockedDelayMs: 0 } });
+  server = createTestServer({ throttle: { maxFailuresPerClientAndAddress: 3, maxFailuresPerAddress: 1000, windowSeconds: 60, lockedDelayMs: 0 } });
   log = new EventLog(server.auth);
   ({ clientId, clientSecret } = await seedClient(server.auth, ['reports:read']));
   secrets.push(clientSecret);
@@ -114,12 +114,16 @@ test('client.auth_failed: the attempted id, the method, the reason, never the se
   ]);
 });
 
-test('client.throttled: clientId, retryAfter, address, requestId once the lock engages', async () => {
+test('client.throttled: clientId, retryAfter, address, requestId once the lock engages (and no client.auth_failed for that request)', async () => {
   const victim = await seedClient(server.auth, ['reports:read']);
   secrets.push(victim.clientSecret);
   for (let i = 0; i < 3; i++) await tokenRequest(server.app, victim.clientId, `guess-guess-guess-${i}`);
+  expect(log.ofType('client.auth_failed')).toHaveLength(3);
+  log.clear();
+  // The right secret, never verified at this instance: refused like a guess from this address.
   const res = await tokenRequest(server.app, victim.clientId, victim.clientSecret).set('X-Request-Id', 'req-throttle-1');
   const retryAfter = expectThrottled(res, 60);
+  expect(log.ofType('client.auth_failed')).toEqual([]);
   expect(log.ofType('client.throttled')).toEqual([
     {
       type: 'client.throttled',

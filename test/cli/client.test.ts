@@ -220,6 +220,18 @@ describe('client rotate-secret', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('16 to 72 bytes long (got 73)');
   });
+
+  test('a secret from CCGATE_CLIENT_SECRET is announced, and a rotation to the current secret is refused', () => {
+    const env = { CCGATE_CLIENT_SECRET: 'the-exported-secret-0123' };
+    const created = t.cli(['--json', 'client', 'create', 'from-env'], { env });
+    expect(created.status).toBe(0);
+    expect(created.stderr).toContain('Using the secret from CCGATE_CLIENT_SECRET.');
+    const id = (JSON.parse(created.stdout) as { client_id: string }).client_id;
+    const same = t.cli(['client', 'rotate-secret', id], { env });
+    expect(same.status).toBe(1);
+    expect(same.stderr).toContain('the new secret is the current one');
+    expect(t.cli(['client', 'rotate-secret', id, '--secret', 'another-secret-0123456']).status).toBe(0);
+  });
 });
 
 test('delete', async () => {

@@ -51,6 +51,8 @@ describe('help', () => {
     ['token', 'prune'],
     ['key', 'list'],
     ['key', 'rotate'],
+    ['key', 'revoke'],
+    ['key', 'rewrap'],
     ['key', 'prune'],
   ])('ccgate %s %s --help', (group, command) => {
     const r = runCli([group, command, '--help']);
@@ -129,9 +131,9 @@ describe('bcrypt cost', () => {
     expect(await hashOf(b.client_id)).toMatch(/^\$2[ab]\$04\$/);
   });
 
-  test('an out-of-range cost is refused; a non-number is a usage error', () => {
+  test('an out-of-range cost and a non-number are both usage errors (exit 2, as documented)', () => {
     const outOfRange = runCli(['--db', t.db, '--bcrypt-cost', '99', 'group', 'create', 'g']);
-    expect(outOfRange.status).toBe(1);
+    expect(outOfRange.status).toBe(2);
     expect(outOfRange.stderr).toContain('bcrypt cost must be an integer from 4 to 15');
     const notNumber = runCli(['--db', t.db, 'group', 'list'], { env: { CCGATE_BCRYPT_COST: 'ten' } });
     expect(notNumber.status).toBe(2);

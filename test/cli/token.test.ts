@@ -68,6 +68,15 @@ test('malformed JWTs are usage errors and revoke nothing', async () => {
   expect(revoked()).toEqual([]);
 });
 
+test('an argument that is neither a JWT nor a token id is a usage error and revokes nothing', () => {
+  for (const garbage of ['not a token', 'a.b', 'eyJ.truncated', '']) {
+    const r = t.cli(['token', 'revoke', garbage]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('neither a JWT nor a token id');
+  }
+  expect(revoked()).toEqual([]);
+});
+
 test('bad --expires-at is a usage error; an over-long jti is refused', () => {
   const bad = t.cli(['token', 'revoke', 'j', '--expires-at', 'tomorrow']);
   expect(bad.status).toBe(2);
@@ -84,6 +93,6 @@ test('token prune drops expired revocations and reports how many', async () => {
   t.cli(['token', 'revoke', 'old-2', '--expires-at', past]);
   t.cli(['token', 'revoke', 'live']);
   expect(t.json(['token', 'prune'])).toEqual({ removed: 2 });
-  expect((revoked()).map((row) => row.jti)).toEqual(['live']);
+  expect(revoked().map((row) => row.jti)).toEqual(['live']);
   expect(t.cli(['token', 'prune']).stdout).toBe('Removed 0 expired revocation(s).\n');
 });

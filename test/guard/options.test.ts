@@ -23,6 +23,8 @@ describe('clock tolerance', () => {
     strict = createTestServer({ clockTolerance: 0 });
     lenientClient = (await seedClient(lenient.auth)).clientId;
     strictClient = (await seedClient(strict.auth)).clientId;
+    // The signing keys exist before any test takes its `now`: a hand-made token's exp is seconds from it.
+    await Promise.all([lenient.auth.ready(), strict.auth.ready()]);
   });
   afterAll(async () => {
     await lenient.close();

@@ -2,6 +2,7 @@
 import request from 'supertest';
 import { basic, basicBytes, basicForm, basicRaw, expectTokenError, parseChallenge, tokenRequest } from '../support/oauth';
 import { seedClient } from '../support/clients';
+import { bcryptRuns, watchBcryptPools } from '../support/hasher';
 import { createTestServer, type TestServer } from '../support/servers';
 
 let server: TestServer;
@@ -101,10 +102,16 @@ test.each([
   ['an empty client id', basicBytes(':secret')],
   ['bad padding', 'Basic abc'],
   ['nothing after the scheme', 'Basic'],
-  ['bad percent-encoding', basicBytes('%zz:secret')],
+  ['characters outside base64', 'Basic !!!'],
 ])('RFC 6749 §2.3.1: Basic credentials with %s are a JSON 400 invalid_request', async (_label, header) => {
   const res = await token().set('Authorization', header).send({ grant_type: 'client_credentials' });
   expectTokenError(res, 400, 'invalid_request');
+});
+
+test('RFC 6749 §2.3.1: Basic credentials that are not valid form-urlencoding (%zz) are read as sent: an unknown client, 401 invalid_client', async () => {
+  const res = await token().set('Authorization', basicBytes('%zz:secret-of-nobody-at-all')).send({ grant_type: 'client_credentials' });
+  expectTokenError(res, 401, 'invalid_client');
+  expectBasicChallenge(res);
 });
 
 test('RFC 6749 §5.2: a disabled client is invalid_client, and works again once re-enabled', async () => {
@@ -192,12 +199,68 @@ describe('RFC 6749 §2.3.1: caller-chosen secrets with special characters', () =
     expect(res.status).toBe(200);
   });
 
-  test('the raw (unencoded) secret with + and % is not the same secret: invalid', async () => {
-    // "+" decodes to a space and "% w" is not valid percent-encoding: per §2.3.1 the client must encode.
+  test('sent raw (unencoded, as curl -u does) it works too: "% w" is not valid form-urlencoding, so the secret is read as sent', async () => {
     const res = await token().set('Authorization', basicRaw(id, special)).send({ grant_type: 'client_credentials' });
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    expect(res.status).toBeLessThan(500);
-    expect(res.body.access_token).toBeUndefined();
+    expect(res.status).toBe(200);
+  });
+});
+
+describe('RFC 6749 §2.3.1 and clients that do not form-encode Basic credentials (curl -u, Python requests): both readings', () => {
+  // Every character form-encoding touches. Raw, "%41" and "+" are valid form-urlencoding that decodes
+  // to something else ("pAss word..."), so the RFC reading fails and the raw one must be tried.
+  const secret = 'p%41ss+word:/=&~ 2024 x';
+  // Raw, a trailing "%" is not form-urlencoding at all: the raw reading is the only one.
+  const trailing = 'ends-with-a-percent-sign-%';
+  let id: string;
+  let trailingId: string;
+  beforeAll(async () => {
+    await server.auth.registry.createGroup('reserved-g', ['reports:read']);
+    id = (await server.auth.registry.createClient({ name: 'reserved', groups: ['reserved-g'], secret })).client.clientId;
+    trailingId = (await server.auth.registry.createClient({ name: 'trailing', groups: ['reserved-g'], secret: trailing })).client.clientId;
+  });
+  const ask = (header: string) => token().set('Authorization', header).send({ grant_type: 'client_credentials' });
+
+  test.each([
+    ['form-urlencoded (RFC 6749 §2.3.1: spaces as +)', basicForm],
+    ['percent-encoded (encodeURIComponent)', basic],
+    ['raw (curl -u, Python requests HTTPBasicAuth)', basicRaw],
+  ])('a secret with %% + : / = & ~ and a space, sent %s, gets a token', async (_label, encode) => {
+    const res = await ask(encode(id, secret));
+    expect(res.status).toBe(200);
+    expect(res.body.access_token).toEqual(expect.any(String));
+  });
+
+  test.each([
+    ['form-urlencoded', basicForm],
+    ['raw', basicRaw],
+  ])('a wrong secret sent %s is 401 invalid_client, and so is the decoded reading of the raw secret', async (_label, encode) => {
+    for (const wrong of [`${secret}x`, 'pAss word:/=&~ 2024 x']) {
+      const res = await ask(encode(id, wrong));
+      expectTokenError(res, 401, 'invalid_client');
+      expectBasicChallenge(res);
+    }
+  });
+
+  test('a secret whose raw form is not valid form-urlencoding (a trailing %) works raw, and encoded', async () => {
+    expect((await ask(basicRaw(trailingId, trailing))).status).toBe(200);
+    expect((await ask(basicForm(trailingId, trailing))).status).toBe(200);
+    expectTokenError(await ask(basicRaw(trailingId, `${trailing}%`)), 401, 'invalid_client');
+  });
+
+  test('the raw reading costs what the request implies, known client or not: the same bcrypt runs for a wrong secret and an unknown id', async () => {
+    const bcryptCalls = watchBcryptPools();
+    try {
+      // Both readings differ ("+" and "%41"): two candidates either way.
+      expectTokenError(await ask(basicRaw(id, 'a%41+wrong-secret-xxxxx')), 401, 'invalid_client');
+      expectTokenError(await ask(basicRaw('AAAAAAAAAAAAAAAAAAAAAA', 'a%41+wrong-secret-xxxxx')), 401, 'invalid_client');
+      const [known, unknown] = bcryptCalls.calls;
+      expect(bcryptCalls.calls).toHaveLength(2);
+      expect(known.candidates).toEqual(['aA wrong-secret-xxxxx', 'a%41+wrong-secret-xxxxx']);
+      expect(bcryptRuns(unknown)).toBe(bcryptRuns(known));
+      expect(bcryptRuns(known)).toBe(2);
+    } finally {
+      bcryptCalls.restore();
+    }
   });
 });
 

@@ -111,6 +111,19 @@ describe('successful response', () => {
     expect((await tokenRequest(server.app, c.clientId, c.clientSecret)).body.scope).toBe('a:1');
     expectTokenError(await tokenRequest(server.app, c.clientId, c.clientSecret, { scope: 'a:2' }), 400, 'invalid_scope');
   });
+
+  test('a token longer than the guards accept (maxTokenLength) is never issued: invalid_scope saying so; fewer scopes work', async () => {
+    const scopes = Array.from({ length: 30 }, (_, i) => `very-long-scope-name-${'x'.repeat(100)}-${i}`);
+    const c = await seedClient(server.auth, scopes);
+    const all = await tokenRequest(server.app, c.clientId, c.clientSecret);
+    expectTokenError(all, 400, 'invalid_scope');
+    expect(all.body.error_description).toMatch(/more than the 4096 the resource servers accept: request fewer scopes/);
+    const few = await tokenRequest(server.app, c.clientId, c.clientSecret, { scope: scopes.slice(0, 3).join(' ') });
+    expect(few.status).toBe(200);
+    expect((few.body as { access_token: string }).access_token.length).toBeLessThanOrEqual(4096);
+    // And its own guard accepts what it issued.
+    expect((await bearerGet(server.app, (few.body as { access_token: string }).access_token, '/api/whoami')).status).toBe(200);
+  });
 });
 
 describe('RFC 9068 JWT access token', () => {

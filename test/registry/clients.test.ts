@@ -284,6 +284,34 @@ describe.each(registryBackends())('clients ($name)', (backend) => {
       expect(matches(third as string, creds!.secretHashes)).toBe(true);
     });
 
+    test("with an overlap the new secret is hashed with the current one's salt: one bcrypt run checks a secret against both", async () => {
+      const { client, clientSecret: old } = await t.registry.createClient({ name: 'c' });
+      const { clientSecret: fresh } = await t.registry.rotateClientSecret(client.clientId, { overlapSeconds: 3600 });
+      const hashes = (await t.registry.findClientCredentials(client.clientId))?.secretHashes ?? [];
+      expect(hashes).toHaveLength(2);
+      expect(hashes[0].slice(0, 29)).toBe(hashes[1].slice(0, 29)); // "$2b$04$" and the 22-character salt
+      expect(hashes[0]).not.toBe(hashes[1]);
+      expect(matches(old as string, hashes)).toBe(true);
+      expect(matches(fresh as string, hashes)).toBe(true);
+      // A second overlapping rotation keeps the rule: the current secret's salt again.
+      await t.registry.rotateClientSecret(client.clientId, { overlapSeconds: 3600 });
+      const again = (await t.registry.findClientCredentials(client.clientId))?.secretHashes ?? [];
+      expect(new Set(again.map((h) => h.slice(0, 29))).size).toBe(1);
+    });
+
+    test('a rotation to the current secret is refused, with or without overlap, and changes nothing', async () => {
+      const current = 'the current secret, chosen';
+      const { client } = await t.registry.createClient({ name: 'c', secret: current });
+      const before = (await t.registry.findClientCredentials(client.clientId))?.secretHashes;
+      for (const overlapSeconds of [0, 3600]) {
+        await expect(t.registry.rotateClientSecret(client.clientId, { secret: current, overlapSeconds })).rejects.toMatchObject({ kind: 'invalid' });
+      }
+      expect((await t.registry.findClientCredentials(client.clientId))?.secretHashes).toEqual(before);
+      // Another secret is a rotation like any other.
+      const { clientSecret } = await t.registry.rotateClientSecret(client.clientId, { secret: `${current}, renewed` });
+      expect(clientSecret).toBe(`${current}, renewed`);
+    });
+
     test('a caller-chosen rotated secret follows the same 16..72 byte rule', async () => {
       const { client } = await t.registry.createClient({ name: 'c' });
       await expect(t.registry.rotateClientSecret(client.clientId, { secret: 'x'.repeat(73) })).rejects.toMatchObject({ kind: 'invalid' });

@@ -42,18 +42,22 @@ describe.each(registryBackends())('revocations ($name)', (backend) => {
     expect(await t.registry.tokenStatus('j', clientId)).toBe('revoked');
   });
 
-  test('pruneRevocations drops only revocations of expired tokens', async () => {
+  test('pruneRevocations drops a revocation only once its token has expired by more than the clock tolerance (5 s)', async () => {
     const now = t.clock.t;
     await t.registry.revokeToken({ jti: 'expired-long-ago', clientId, expiresAt: now - 1000 });
+    await t.registry.revokeToken({ jti: 'expired-within-tolerance', clientId, expiresAt: now - 4 });
     await t.registry.revokeToken({ jti: 'expires-now', clientId, expiresAt: now });
-    await t.registry.revokeToken({ jti: 'still-live', clientId, expiresAt: now + 1 });
-    expect(await t.registry.pruneRevocations()).toBe(2);
-    expect(await t.registry.tokenStatus('still-live', clientId)).toBe('revoked');
-    expect(await t.registry.tokenStatus('expired-long-ago', clientId)).toBe('active');
-    expect(await t.registry.pruneRevocations()).toBe(0);
-    t.clock.advance(1);
     expect(await t.registry.pruneRevocations()).toBe(1);
-    expect(await t.registry.tokenStatus('still-live', clientId)).toBe('active');
+    expect(await t.registry.tokenStatus('expired-long-ago', clientId)).toBe('active');
+    // A guard still accepts a token up to exp + tolerance: its revocation must outlive that.
+    expect(await t.registry.tokenStatus('expired-within-tolerance', clientId)).toBe('revoked');
+    expect(await t.registry.tokenStatus('expires-now', clientId)).toBe('revoked');
+    t.clock.advance(4); // exp + 4: still within the tolerance of 'expires-now'
+    expect(await t.registry.pruneRevocations()).toBe(1);
+    expect(await t.registry.tokenStatus('expires-now', clientId)).toBe('revoked');
+    t.clock.advance(1); // exp + 5: every guard now refuses it as expired
+    expect(await t.registry.pruneRevocations()).toBe(1);
+    expect(await t.registry.tokenStatus('expires-now', clientId)).toBe('active');
   });
 
   test.each([

@@ -1,8 +1,10 @@
+import { connect } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
 import { createSampleApp, seedDemo, WRITER_GROUP, type SampleApp } from '../../sample-app/app';
 import { ConfigurationError } from '../../lib';
-import { checkIssuer, parsePort, readServerConfig } from '../../sample-app/startup';
+import { CENSORED, createLogger } from '../../sample-app/logging';
+import { checkIssuer, parsePort, readServerConfig, serverOptions } from '../../sample-app/startup';
 import { tempDir } from '../support/temp';
 import { basic, bearerGet, getToken, tokenRequest } from '../support/oauth';
 import { ROOT } from '../support/constants';
@@ -104,10 +106,10 @@ describe('sample app, in process', () => {
       .send('{"title":');
     expect(broken.status).toBe(400);
     expect(broken.body.error).toBe('invalid_request');
-    const lines = faults.map((line) => JSON.parse(line) as { level?: string; type?: string });
+    const lines = faults.map((line) => JSON.parse(line) as { level?: string; audit?: { type: string } });
     expect(lines.filter((l) => l.level === 'error')).toEqual([]);
-    // Audit events are logged as JSON lines.
-    expect(lines.map((l) => l.type)).toEqual(expect.arrayContaining(['token.issued', 'scope.denied']));
+    // Audit events are in the log, as JSON lines.
+    expect(lines.map((l) => l.audit?.type)).toEqual(expect.arrayContaining(['token.issued', 'scope.denied']));
   });
 });
 
@@ -134,12 +136,36 @@ describe('sample server settings', () => {
       db: path.join(ROOT, 'sample-app', 'ccgate.db'),
       issuer: undefined,
       audience: undefined,
+      timeouts: { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 },
     });
     expect(readServerConfig({ CCGATE_DB: 'x.db', CCGATE_AUDIENCE: 'api' })).toMatchObject({ db: path.resolve('x.db'), audience: 'api' });
     // A PostgreSQL URL is used as it is, not resolved as a path.
     expect(readServerConfig({ CCGATE_DB: 'postgres://127.0.0.1/ccgate?schema=demo' }).db).toBe('postgres://127.0.0.1/ccgate?schema=demo');
   });
 });
+
+interface LogLine {
+  level: string;
+  time: string;
+  msg: string;
+  audit?: { type: string };
+  method?: string;
+  path?: string;
+  status?: number;
+  durationMs?: number;
+}
+
+/** The server's log: every line it prints after its banner's "Listening on" line, each parsed as JSON (a line that is not JSON fails). */
+function logLines(stdout: string): LogLine[] {
+  const start = stdout.search(/^Listening on .*$/m);
+  expect(start).toBeGreaterThanOrEqual(0);
+  const lines = stdout
+    .slice(start)
+    .split('\n')
+    .slice(1)
+    .filter((line) => line !== '');
+  return lines.map((line) => JSON.parse(line) as LogLine);
+}
 
 /** dist/sample-app/server.js as a child process, the caller's CCGATE_ISSUER / CCGATE_AUDIENCE blanked. */
 function startBuiltServer(env: Record<string, string>): Spawned {
@@ -182,13 +208,9 @@ describe('built sample server (dist/sample-app/server.js)', () => {
       const exit = await server.exited;
       expect(exit).toEqual({ code: 0, signal: null });
       expect(server.stdout()).toContain('Stopped.');
-      // stderr holds only the audit log: JSON lines, no fault.
-      const logged = server
-        .stderr()
-        .trim()
-        .split('\n')
-        .map((line) => JSON.parse(line) as { type?: string; level?: string });
-      expect(logged.map((e) => e.type)).toContain('token.issued');
+      // After the banner, stdout is the log: JSON lines, audit events among them, no fault.
+      const logged = logLines(server.stdout());
+      expect(logged.map((e) => e.audit?.type)).toContain('token.issued');
       expect(logged.filter((e) => e.level === 'error')).toEqual([]);
     } finally {
       if (server.running()) server.proc.kill('SIGKILL');
@@ -226,5 +248,203 @@ describe('built sample server (dist/sample-app/server.js)', () => {
     expect(await server.exited).toEqual({ code: 1, signal: null });
     expect(server.stderr()).toMatch(message);
     expect(server.stdout()).toBe('');
+  });
+});
+
+describe("the operator's view, in process", () => {
+  let sample: SampleApp;
+  let cleanup: () => void;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    const tmp = tempDir('ccgate-sample-ops-');
+    cleanup = tmp.cleanup;
+    sample = createSampleApp({
+      db: path.join(tmp.dir, 'ccgate.db'),
+      issuer: 'http://localhost:3000',
+      bcryptCost: 4,
+      bcryptWorkers: 1,
+      log: (l) => lines.push(l),
+    });
+    await sample.auth.ready();
+  });
+  afterAll(async () => {
+    await sample.auth.close();
+    cleanup();
+  });
+
+  test('GET /healthz, /readyz (keeping /api/health) and /metrics: ccgate families beside Node process metrics', async () => {
+    expect((await request(sample.app).get('/healthz')).body).toEqual({ status: 'ok' });
+    expect((await request(sample.app).get('/readyz')).body).toEqual({ status: 'ready' });
+    expect((await request(sample.app).get('/api/health')).body).toEqual({ status: 'ok' });
+    const metrics = await request(sample.app).get('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(metrics.text).toMatch(/^ccgate_tokens_issued_total\{alg="RS256"\} 0$/m);
+    expect(metrics.text).toMatch(/^ccgate_signing_keys\{alg="RS256",status="active"\} 1$/m);
+    expect(metrics.text).toMatch(/^process_cpu_user_seconds_total /m);
+  });
+
+  test('each request is one JSON line: method, path without the query, status, duration', async () => {
+    lines.length = 0;
+    await request(sample.app).get('/api/reports?access_token=abc.def.ghi');
+    const logged = lines.map((l) => JSON.parse(l) as LogLine);
+    expect(logged).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'request', method: 'GET', path: '/api/reports', status: 400, durationMs: expect.any(Number) }),
+    ]);
+    expect(lines.join('\n')).not.toContain('abc.def.ghi');
+  });
+
+  test("the logger's redaction: Authorization and Cookie headers, client secrets, tokens, passwords", () => {
+    const out: string[] = [];
+    const logger = createLogger((l) => out.push(l));
+    logger.info(
+      {
+        req: { headers: { authorization: 'Basic c2VjcmV0', cookie: 'session=1', accept: '*/*' } },
+        client_secret: 'topsecret',
+        body: { client_secret: 'topsecret', token: 'eyJ.a.b', access_token: 'eyJ.c.d' },
+        auth: { token: 'eyJ.e.f', clientId: 'c1' },
+        password: 'pw',
+      },
+      'anything',
+    );
+    const line = JSON.parse(out[0]);
+    expect(line.req.headers).toEqual({ authorization: CENSORED, cookie: CENSORED, accept: '*/*' });
+    expect(line.client_secret).toBe(CENSORED);
+    expect(line.body).toEqual({ client_secret: CENSORED, token: CENSORED, access_token: CENSORED });
+    expect(line.auth).toEqual({ token: CENSORED, clientId: 'c1' });
+    expect(line.password).toBe(CENSORED);
+    expect(out[0]).not.toMatch(/topsecret|c2VjcmV0|eyJ|session=1|"pw"/);
+  });
+});
+
+describe('sample server HTTP timeouts', () => {
+  test("defaults well under Node's 300 s; HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS, KEEP_ALIVE_TIMEOUT_MS set them", () => {
+    expect(serverOptions(readServerConfig({}).timeouts)).toEqual({
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 5_000,
+      connectionsCheckingInterval: 1000,
+    });
+    const set = readServerConfig({ HEADERS_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '800', KEEP_ALIVE_TIMEOUT_MS: '100' });
+    expect(serverOptions(set.timeouts)).toEqual({ headersTimeout: 500, requestTimeout: 800, keepAliveTimeout: 100, connectionsCheckingInterval: 500 });
+    for (const bad of ['0', '-1', '1.5', 'soon', '3600001']) expect(() => readServerConfig({ REQUEST_TIMEOUT_MS: bad })).toThrow(/REQUEST_TIMEOUT_MS/);
+    expect(() => readServerConfig({ HEADERS_TIMEOUT_MS: '40000' })).toThrow(/must not exceed REQUEST_TIMEOUT_MS/);
+  });
+});
+
+/**
+ * Sends `head` at once, then one byte of `drip` every `intervalMs` (at most `drip.length` bytes), until
+ * the server closes the connection. Resolves with what the server answered and how many bytes were dripped.
+ */
+function slowDrip(port: number, head: string, drip: string, intervalMs: number): Promise<{ answer: string; dripped: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    let dripped = 0;
+    let timer: NodeJS.Timeout | undefined;
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', () => undefined); // a reset after the 408 is a close too
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve({ answer, dripped });
+    });
+    socket.on('connect', () => {
+      socket.write(head);
+      timer = setInterval(() => {
+        if (dripped === drip.length) {
+          clearInterval(timer);
+          socket.destroy();
+          return reject(new Error(`the server kept the connection open for all ${dripped} bytes`));
+        }
+        socket.write(drip[dripped++]);
+      }, intervalMs);
+    });
+  });
+}
+
+describe('built sample server: metrics, health, logs, timeouts', () => {
+  test('serves /metrics, /healthz and /readyz, and logs JSON lines without the secret, the token or the Authorization header', async () => {
+    const tmp = tempDir('ccgate-sample-server-');
+    const server = startBuiltServer({ PORT: '0', HOST: '127.0.0.1', CCGATE_DB: path.join(tmp.dir, 'ccgate.db') });
+    try {
+      const [, base] = await waitForOutput(server, /^Listening on (http:\/\/127\.0\.0\.1:\d+)/m);
+      const clientId = /^ {2}client_id: +(\S+)$/m.exec(server.stdout())![1];
+      const clientSecret = /^ {2}client_secret: +(\S+)$/m.exec(server.stdout())![1];
+      const authorization = basic(clientId, clientSecret);
+      const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+      const tokenRes = await fetch(`${base}/oauth/token`, {
+        method: 'POST',
+        headers: { Authorization: authorization, ...form },
+        body: 'grant_type=client_credentials',
+      });
+      expect(tokenRes.status).toBe(200);
+      const { access_token: token } = (await tokenRes.json()) as { access_token: string };
+      expect((await fetch(`${base}/api/reports`, { headers: { Authorization: `Bearer ${token}` } })).status).toBe(200);
+      // Credentials where a careless client puts them: a token in the query, a secret and a token in a form body.
+      expect((await fetch(`${base}/api/reports?access_token=${token}`)).status).toBe(400);
+      const body = new URLSearchParams({ token, client_id: clientId, client_secret: clientSecret }).toString();
+      expect((await fetch(`${base}/oauth/introspect`, { method: 'POST', headers: form, body })).status).toBe(200);
+
+      expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
+      expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready' });
+      const metrics = await fetch(`${base}/metrics`);
+      expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const scraped = await metrics.text();
+      expect(scraped).toMatch(/^ccgate_tokens_issued_total\{alg="RS256"\} 1$/m);
+      expect(scraped).toMatch(/^ccgate_guard_decisions_total\{outcome="accepted",reason="none"\} 1$/m);
+
+      server.proc.kill('SIGTERM');
+      expect(await server.exited).toEqual({ code: 0, signal: null });
+      const logged = logLines(server.stdout());
+      for (const line of logged)
+        expect(line).toEqual(expect.objectContaining({ level: expect.any(String), time: expect.any(String), msg: expect.any(String) }));
+      const requests = logged.filter((l) => l.msg === 'request').map(({ method, path, status }) => ({ method, path, status }));
+      expect(requests).toEqual(
+        expect.arrayContaining([
+          { method: 'POST', path: '/oauth/token', status: 200 },
+          { method: 'GET', path: '/api/reports', status: 200 },
+          { method: 'GET', path: '/api/reports', status: 400 },
+          { method: 'POST', path: '/oauth/introspect', status: 200 },
+          { method: 'GET', path: '/metrics', status: 200 },
+        ]),
+      );
+      expect(logged.map((l) => l.audit?.type)).toEqual(expect.arrayContaining(['token.issued', 'token.introspected']));
+      const log = logged.map((l) => JSON.stringify(l)).join('\n');
+      for (const secret of [clientSecret, token, token.split('.')[2], authorization, authorization.slice('Basic '.length)]) expect(log).not.toContain(secret);
+    } finally {
+      if (server.running()) server.proc.kill('SIGKILL');
+      await server.exited;
+      tmp.cleanup();
+    }
+  });
+
+  test('a client dripping its headers, or its body, is answered 408 and cut off (HEADERS_TIMEOUT_MS, REQUEST_TIMEOUT_MS)', async () => {
+    const tmp = tempDir('ccgate-sample-server-');
+    const env = { PORT: '0', HOST: '127.0.0.1', CCGATE_DB: path.join(tmp.dir, 'ccgate.db'), HEADERS_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '1000' };
+    const server = startBuiltServer(env);
+    try {
+      const [, port] = await waitForOutput(server, /^Listening on http:\/\/127\.0\.0\.1:(\d+)/m);
+      // One byte every 200 ms, for at most 60 bytes (12 s): each would keep a connection for minutes under Node's defaults.
+      const drip = 'X'.repeat(60);
+      const [headers, body] = await Promise.all([
+        slowDrip(Number(port), 'GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Slow: ', drip, 200),
+        slowDrip(
+          Number(port),
+          'POST /oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n',
+          drip,
+          200,
+        ),
+      ]);
+      for (const cut of [headers, body]) {
+        expect(cut.answer).toMatch(/^HTTP\/1\.1 408 /);
+        expect(cut.dripped).toBeLessThan(drip.length);
+      }
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+      tmp.cleanup();
+    }
   });
 });

@@ -80,6 +80,7 @@ describe('RFC 7517 §5: only public members are published, whatever the store ha
       apply: (change) => stored.apply(change),
       recordUse: (kid, until) => stored.recordUse(kid, until),
       delete: (kids) => stored.delete(kids),
+      replacePrivateKey: (kid, expected, replacement) => stored.replacePrivateKey(kid, expected, replacement),
       list: async () =>
         (await stored.list()).map((k) => ({
           ...k,

@@ -2,7 +2,7 @@
  * remoteGuard({mode: 'introspection'}): the API asks the issuer (RFC 7662) about each token, caches
  * positive answers briefly (never past exp), so a revocation (RFC 7009) is seen within that window.
  */
-import { remoteGuard, type RemoteGuardOptions } from '../../lib';
+import { AuditEvents, remoteGuard, type AuditEvent, type RemoteGuardOptions } from '../../lib';
 import { API_AUDIENCE, METADATA_PATH } from '../support/constants';
 import { sleep } from '../support/time';
 import { countingFetch } from '../support/http';
@@ -155,11 +155,60 @@ describe('remoteGuard (introspection mode)', () => {
     }
   });
 
-  test("the guard's own credentials are wrong: the issuer refuses it, which is the API's fault, not the caller's: 503", async () => {
-    const api = await startRemoteApi(issuer, introspecting({ clientSecret: 'wrong-secret-wrong-secret' }));
+  test("the guard's own credentials are wrong: the issuer refuses it, which is the API's fault, not the caller's: 503, and an audit event says why", async () => {
+    const events = new AuditEvents();
+    const seen: AuditEvent[] = [];
+    events.on('*', (e) => seen.push(e));
+    const guard = remoteGuard({ issuer: issuer.issuer, audience: API_AUDIENCE, ...introspecting({ clientSecret: 'wrong-secret-wrong-secret' }), events });
+    const api = await startApi(guard);
     try {
       const res = await callApi(`${api.origin}/reports`, await issueToken(issuer, client));
       expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(seen).toEqual([expect.objectContaining({ type: 'dependency.unavailable', dependency: 'issuer', reason: 'credentials_refused', where: 'guard' })]);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  test('inactive answers are cached briefly: 200 requests with one garbage token make one introspection call', async () => {
+    const counter = countingFetch();
+    const api = await startRemoteApi(issuer, introspecting({ fetch: counter.fetch, introspectionNegativeCacheSeconds: 60 }));
+    try {
+      const garbage = 'not-a-real-token-' + 'x'.repeat(40);
+      for (let i = 0; i < 200; i++) expect((await callApi(`${api.origin}/reports`, garbage)).status).toBe(401);
+      expect(counter.count('/introspect')).toBe(1);
+      // Another token is asked about: the cache is keyed by the token.
+      expect((await callApi(`${api.origin}/reports`, `${garbage}y`)).status).toBe(401);
+      expect(counter.count('/introspect')).toBe(2);
+      // A valid token is still asked about and accepted.
+      expect((await callApi(`${api.origin}/reports`, await issueToken(issuer, client))).status).toBe(200);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  test('maxTokenLength applies before any network call: a 9 KB token is 401, not a 413 from the issuer turned into 503', async () => {
+    const counter = countingFetch();
+    const api = await startRemoteApi(issuer, introspecting({ fetch: counter.fetch }));
+    try {
+      const res = await callApi(`${api.origin}/reports`, 'a'.repeat(9000));
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+      expect(counter.urls).toEqual([]);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  test('concurrent first requests share one discovery of the introspection endpoint', async () => {
+    const counter = countingFetch();
+    const api = await startRemoteApi(issuer, introspecting({ fetch: counter.fetch }));
+    try {
+      const token = await issueToken(issuer, client);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => callApi(`${api.origin}/reports`, token)));
+      expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 20 }, () => 200));
+      expect(counter.count(METADATA_PATH)).toBe(1);
     } finally {
       await api.stop();
     }

@@ -22,16 +22,18 @@ export interface CliOptions {
   input?: string;
   /** Killed after this long (default 20 s sync, 30 s async). */
   timeoutMs?: number;
+  /** Options for node itself, before the CLI's path (e.g. ['--require', FIXED_CLOCK]). */
+  nodeArgs?: string[];
 }
 
-function cliArgs(args: string[], db: string | undefined): string[] {
-  return [CLI, ...(db === undefined ? [] : ['--db', db, '--bcrypt-cost', '4']), ...args];
+function cliArgs(args: string[], options: CliOptions): string[] {
+  return [...(options.nodeArgs ?? []), CLI, ...(options.db === undefined ? [] : ['--db', options.db, '--bcrypt-cost', '4']), ...args];
 }
 
 /** Runs `ccgate ...args` and waits for it (spawnSync). */
 export function runCli(args: string[], options: CliOptions = {}): CliResult {
   assertBuilt();
-  const result = spawnSync(process.execPath, cliArgs(args, options.db), {
+  const result = spawnSync(process.execPath, cliArgs(args, options), {
     env: { ...cleanEnv(), ...options.env },
     input: options.input ?? '',
     encoding: 'utf8',
@@ -46,7 +48,7 @@ export function runCliAsync(args: string[], options: CliOptions = {}): Promise<C
   assertBuilt();
   return new Promise((resolve, reject) => {
     const stdin = options.input === undefined ? 'ignore' : 'pipe';
-    const proc = spawn(process.execPath, cliArgs(args, options.db), { env: { ...cleanEnv(), ...options.env }, stdio: [stdin, 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, cliArgs(args, options), { env: { ...cleanEnv(), ...options.env }, stdio: [stdin, 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));

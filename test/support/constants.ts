@@ -11,6 +11,8 @@ export const CLI = join(DIST, 'cli', 'main.js');
 export const FIXTURES = join(__dirname, 'fixtures');
 /** The fixture server (fixtures/server.js, over dist/). */
 export const SERVER_SCRIPT = join(FIXTURES, 'server.js');
+/** Preloaded (--require) into a child process, fixes its Date.now() at $TEST_CLOCK_UNIX (fixtures/fixed-clock.js). */
+export const FIXED_CLOCK = join(FIXTURES, 'fixed-clock.js');
 
 /** The issuer identifier of in-process test servers (createTestServer, the fixture server). */
 export const ISSUER = 'https://issuer.test';

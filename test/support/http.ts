@@ -170,6 +170,57 @@ function dechunk(text: string): string {
   }
 }
 
+/** What a SourceAddress sends: the body as given, headers as given (an array: repeated lines). */
+export interface SourceRequestOptions {
+  method?: string;
+  headers?: Record<string, string | string[]>;
+  body?: string | Buffer;
+}
+
+/**
+ * Requests to real URLs from one local source address. All of 127.0.0.0/8 is loopback on Linux, so a
+ * server on 127.0.0.1 sees 127.0.0.2, 127.0.0.3, ... as distinct callers (req.ip), as it would see
+ * distinct hosts. Connections are kept alive and reused (up to `maxSockets` at once); close() ends them.
+ */
+export class SourceAddress {
+  private readonly agent: http.Agent;
+
+  constructor(
+    readonly address: string,
+    maxSockets = 32,
+  ) {
+    this.agent = new http.Agent({ keepAlive: true, maxSockets, localAddress: address });
+  }
+
+  request(url: string, options: SourceRequestOptions = {}): Promise<RawResponse> {
+    return new Promise<RawResponse>((resolve, reject) => {
+      const req = http.request(url, { method: options.method ?? 'GET', agent: this.agent });
+      for (const [name, value] of Object.entries(options.headers ?? {})) req.setHeader(name, value);
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(rawResponse(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'))));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(options.body);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** The loopback address 127.0.0.<n> (n from 2 up: 127.0.0.1 is where the test servers listen). */
+export const loopback = (n: number): string => `127.0.0.${n}`;
+
+/** `count` SourceAddresses, 127.0.0.<first> and up, and one close() for all of them. */
+export function sourceAddresses(first: number, count: number): { at: SourceAddress[]; close(): void } {
+  const at = Array.from({ length: count }, (_, i) => new SourceAddress(loopback(first + i)));
+  return { at, close: () => at.forEach((s) => s.close()) };
+}
+
 /** A response from the global fetch, read whole. */
 export interface Reply {
   status: number;

@@ -1,5 +1,5 @@
-/** Third-party OAuth libraries, run as scripts (fixtures/interop/*.mjs: ESM-only packages). */
-import { execFile } from 'node:child_process';
+/** Third-party OAuth clients: libraries run as scripts (fixtures/interop/*.mjs: ESM-only packages), and curl. */
+import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { FIXTURES } from './constants';
 
@@ -14,6 +14,33 @@ export function runInterop<T = any>(script: string, input: unknown): Promise<T> 
       } catch {
         reject(new Error(`${script} printed no JSON:\n${stdout}\n${stderr}`));
       }
+    });
+  });
+}
+
+/** Whether curl is on this machine: the tests that run it are skipped without it. */
+export const HAS_CURL = spawnSync('curl', ['--version']).status === 0;
+
+export interface CurlReply {
+  status: number;
+  /** Response headers by lower-case name (the last of a repeated one). */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Runs `curl -s -i ...args` (as an operator would type it) and reads the response it prints. */
+export function curl(args: string[]): Promise<CurlReply> {
+  return new Promise((resolve, reject) => {
+    execFile('curl', ['-s', '-i', ...args], { timeout: 20_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`curl failed: ${err.message}\n${stderr}`));
+      const split = stdout.indexOf('\r\n\r\n');
+      const head = stdout.slice(0, split).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of head.slice(1)) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(head[0].split(' ')[1]), headers, body: stdout.slice(split + 4) });
     });
   });
 }

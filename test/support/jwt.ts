@@ -114,7 +114,7 @@ export interface RealKey {
   publicJwk: object;
 }
 
-/** The registry's current signing key (issue one token first so it exists). */
+/** The registry's current signing key (issue one token first so it exists), its private half decrypted if it is stored encrypted. */
 export async function realKey(server: { auth: Ccgate }): Promise<RealKey> {
   const keys = await server.auth.registry.listKeys();
   const key = keys.find((k) => k.status === 'active') ?? keys[0];
@@ -122,7 +122,7 @@ export async function realKey(server: { auth: Ccgate }): Promise<RealKey> {
   const publicKeyPem = createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' })
     .export({ type: 'spki', format: 'pem' })
     .toString();
-  return { kid: key.kid, privateKeyPem: key.privateKeyPem, publicKeyPem, publicJwk: key.publicJwk };
+  return { kid: key.kid, privateKeyPem: server.auth.registry.openPrivateKey(key), publicKeyPem, publicJwk: key.publicJwk };
 }
 
 /**

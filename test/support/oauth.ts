@@ -5,7 +5,7 @@
  */
 import type { Express } from 'express';
 import request from 'supertest';
-import { httpRequest, type HttpRequestOptions, type Reply } from './http';
+import { httpRequest, type HttpRequestOptions, type RawResponse, type Reply, type SourceAddress } from './http';
 
 // ---- Basic credentials (RFC 7617, RFC 6749 §2.3.1) ----
 
@@ -66,8 +66,8 @@ export interface ClientAuth {
   method?: 'basic' | 'post';
 }
 
-/** POSTs a form to an issuer endpoint, authenticated as a client (or not at all, with null). */
-export function postForm(url: string, client: ClientAuth | null, params: Record<string, string>, options: HttpRequestOptions = {}): Promise<Reply> {
+/** The headers and body of a form authenticated as a client (or not at all, with null). */
+function authenticatedForm(client: ClientAuth | null, params: Record<string, string>): { headers: Record<string, string>; body: string } {
   const body = new URLSearchParams(params);
   const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
   if (client && (client.method ?? 'basic') === 'basic') headers.Authorization = basicForm(client.clientId, client.clientSecret);
@@ -75,7 +75,41 @@ export function postForm(url: string, client: ClientAuth | null, params: Record<
     body.set('client_id', client.clientId);
     body.set('client_secret', client.clientSecret);
   }
-  return httpRequest(url, { method: 'POST', headers, body: body.toString() }, options);
+  return { headers, body: body.toString() };
+}
+
+/** POSTs a form to an issuer endpoint, authenticated as a client (or not at all, with null). */
+export function postForm(url: string, client: ClientAuth | null, params: Record<string, string>, options: HttpRequestOptions = {}): Promise<Reply> {
+  return httpRequest(url, { method: 'POST', ...authenticatedForm(client, params) }, options);
+}
+
+/**
+ * postForm from a given source address (several callers on one machine). `headers` are added last:
+ * e.g. an Authorization header of any encoding, with `client` null.
+ */
+export function postFormFrom(
+  from: SourceAddress,
+  url: string,
+  client: ClientAuth | null,
+  params: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  const form = authenticatedForm(client, params);
+  return from.request(url, { method: 'POST', headers: { ...form.headers, ...headers }, body: form.body });
+}
+
+/**
+ * A client_credentials request to the issuer's token endpoint from `from`: as `client` (null: no
+ * client authentication, or only what `extra` and `headers` carry, e.g. a bare client_id).
+ */
+export function tokenFrom(
+  from: SourceAddress,
+  issuer: IssuerEndpoints,
+  client: ClientAuth | null,
+  extra: Record<string, string> = {},
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  return postFormFrom(from, `${issuer.endpoints}/token`, client, { grant_type: 'client_credentials', ...extra }, headers);
 }
 
 /** Where an issuer's endpoints are: `${endpoints}/token`, `/introspect`, `/revoke`, `/jwks`. */
@@ -136,6 +170,11 @@ export interface ResponseLike {
   body: any;
 }
 
+/** A fetch Reply as the assertions below read it: headers as a record of lower-case names. */
+export function responseOf(reply: Reply): ResponseLike {
+  return { status: reply.status, headers: Object.fromEntries(reply.headers.entries()), body: reply.body };
+}
+
 /**
  * Asserts an RFC 6749 §5.2 error response: JSON, the code, a description in the allowed characters,
  * and RFC 6749 §5.1's no-store headers.
@@ -149,19 +188,40 @@ export function expectTokenError(res: ResponseLike, status: number, code: string
   expect(res.headers.pragma).toBe('no-cache');
 }
 
-/** invalid_client answered 401 with a Basic challenge (RFC 6749 §5.2). */
+/** invalid_client answered 401 with a Basic challenge (RFC 6749 §5.2), and no Retry-After: not the throttle's answer. */
 export function expectInvalidClient(res: ResponseLike): void {
   expectTokenError(res, 401, 'invalid_client');
   expect(res.headers['www-authenticate']).toBe('Basic realm="ccgate"');
+  expect(res.headers['retry-after']).toBeUndefined();
 }
 
-/** The throttle's answer: 429, invalid_client, a Retry-After of whole seconds within the window. */
+/** Whether an answer is the throttle's (invalid_client with Retry-After) rather than a plain refusal. */
+export const isThrottled = (res: ResponseLike): boolean => res.status === 401 && res.headers['retry-after'] !== undefined;
+
+/**
+ * A throttled caller: RFC 6749 §5.2's 401 invalid_client with a Basic challenge, plus Retry-After in
+ * whole seconds within the window. Returns the Retry-After.
+ */
 export function expectThrottled(res: ResponseLike, windowSeconds: number): number {
-  expectTokenError(res, 429, 'invalid_client');
+  expectTokenError(res, 401, 'invalid_client');
+  expect(String(res.headers['www-authenticate'])).toMatch(/^Basic realm="/);
   const retryAfter = Number(res.headers['retry-after']);
   expect(Number.isInteger(retryAfter)).toBe(true);
   expect(retryAfter).toBeGreaterThanOrEqual(1);
   expect(retryAfter).toBeLessThanOrEqual(windowSeconds);
+  return retryAfter;
+}
+
+/**
+ * A dependency that is down (the registry's database, the issuer): 503 temporarily_unavailable as
+ * JSON, with a Retry-After of whole seconds. Returns the Retry-After.
+ */
+export function expectUnavailable(res: ResponseLike): number {
+  expect({ status: res.status, error: res.body?.error }).toEqual({ status: 503, error: 'temporarily_unavailable' });
+  expect(res.headers['content-type']).toMatch(/^application\/json/);
+  expect(res.body.error_description).toMatch(ERROR_DESCRIPTION_CHARS);
+  const retryAfter = Number(res.headers['retry-after']);
+  expect(Number.isInteger(retryAfter) && retryAfter >= 1).toBe(true);
   return retryAfter;
 }
 

@@ -137,12 +137,32 @@ async function dropDatabase(name: string): Promise<void> {
   }
 }
 
-/** Ends the connections to database `name` (those of `applicationName` only, when given); how many. */
-export async function terminate(raw: RawConnection, name: string, applicationName?: string): Promise<number> {
-  const rows = await raw.rows<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND ($2::text IS NULL OR application_name = $2)`,
-    [name, applicationName ?? null],
+/** A server process serving a connection (pg_stat_activity), and what it last ran. */
+export interface Backend {
+  pid: number;
+  applicationName: string;
+  /** The client's TCP port (null over a Unix socket). */
+  clientPort: number | null;
+  /** Its current or last statement. */
+  query: string;
+}
+
+/**
+ * The connections to database `name` other than `raw`'s own: those of `applicationName` only, when
+ * given, and only those from `clientPorts` (the client side's local ports: a proxy's serverPorts()), when given.
+ */
+export async function backends(raw: RawConnection, name: string, applicationName?: string, clientPorts?: Iterable<number>): Promise<Backend[]> {
+  const ports = clientPorts === undefined ? null : [...clientPorts];
+  return raw.rows<Backend>(
+    `SELECT pid, application_name AS "applicationName", client_port AS "clientPort", query FROM pg_stat_activity
+     WHERE datname = $1 AND pid <> pg_backend_pid() AND ($2::text IS NULL OR application_name = $2) AND ($3::int[] IS NULL OR client_port = ANY ($3))`,
+    [name, applicationName ?? null, ports],
   );
+}
+
+/** Ends the connections to database `name` (filtered as by backends()); how many. */
+export async function terminate(raw: RawConnection, name: string, applicationName?: string, clientPorts?: Iterable<number>): Promise<number> {
+  const rows = await backends(raw, name, applicationName, clientPorts);
   for (const { pid } of rows) await raw.rows('SELECT pg_terminate_backend($1)', [pid]);
   return rows.length;
 }
@@ -179,32 +199,59 @@ export function useTestDatabase(): TestDatabase {
 /**
  * A TCP proxy in front of the server at PG_URL, to take "the database" away and bring it back:
  * stop() refuses new connections and cuts the open ones; start() listens again on the same port.
+ * stall() silences chosen connections instead: a connection that died without a word.
  */
 export interface PostgresProxy {
   /** PG_URL through the proxy, for database `database`. */
   url(database: string): string;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** The local ports of the proxy's open connections to the server: their client_port in pg_stat_activity (see backends()). */
+  serverPorts(): number[];
+  /**
+   * Stops forwarding, both ways, on the connections whose server side is on one of `ports`, and
+   * leaves them open: neither end hears of it (until stop()). How many it stalled.
+   */
+  stall(ports: Iterable<number>): number;
+  /** The server stops answering: every open connection is stalled, new ones are accepted and never answered, until stop(). */
+  hang(): void;
+}
+
+/** No more bytes either way on this connection, and no word of it to either end. */
+function silence({ incoming, outgoing }: { incoming: Socket; outgoing: Socket }): void {
+  incoming.unpipe(outgoing);
+  outgoing.unpipe(incoming);
+  incoming.pause();
+  outgoing.pause();
 }
 
 export async function postgresProxy(): Promise<PostgresProxy> {
   const target = new URL(PG_URL);
   const sockets = new Set<Socket>();
+  const links = new Set<{ incoming: Socket; outgoing: Socket }>();
   let server: Server | undefined;
   let port = 0;
+  let hanging = false;
   const track = (socket: Socket): void => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
   };
   const start = async (): Promise<void> => {
+    hanging = false;
     const listening = createServer((incoming) => {
-      const outgoing = connect(Number(target.port || 5432), target.hostname);
       track(incoming);
+      if (hanging) return;
+      const outgoing = connect(Number(target.port || 5432), target.hostname);
+      const link = { incoming, outgoing };
+      links.add(link);
       track(outgoing);
       incoming.pipe(outgoing).pipe(incoming);
       incoming.on('close', () => outgoing.destroy());
-      outgoing.on('close', () => incoming.destroy());
+      outgoing.on('close', () => {
+        links.delete(link);
+        incoming.destroy();
+      });
     });
     await new Promise<void>((resolve) => listening.listen(port, '127.0.0.1', resolve));
     port = (listening.address() as AddressInfo).port;
@@ -226,6 +273,21 @@ export async function postgresProxy(): Promise<PostgresProxy> {
     },
     start,
     stop,
+    serverPorts: () => [...links].map((link) => link.outgoing.localPort).filter((p): p is number => p !== undefined),
+    stall(ports) {
+      const chosen = new Set(ports);
+      let stalled = 0;
+      for (const link of links) {
+        if (link.outgoing.localPort === undefined || !chosen.has(link.outgoing.localPort)) continue;
+        silence(link);
+        stalled++;
+      }
+      return stalled;
+    },
+    hang() {
+      hanging = true;
+      for (const link of links) silence(link);
+    },
   };
 }
 

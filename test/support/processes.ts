@@ -13,10 +13,15 @@ export function assertBuilt(path = CLI): void {
   if (!existsSync(path)) throw new Error(`${path} is missing: run "npm run build" first (npm test does).`);
 }
 
-/** The environment without the caller's CCGATE_* variables, NODE_ENV=test. */
+/**
+ * The environment without the caller's CCGATE_* variables, NODE_ENV=test. Without
+ * NODE_EXTRA_CA_CERTS too, unless the test database is reached over TLS: the children speak TLS to
+ * nobody else, and reading a CA bundle costs each of them some 0.1 s at startup.
+ */
 export function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('CCGATE_')) env[k] = v;
+  if (!/ssl/i.test(process.env.CCGATE_TEST_PG_URL ?? '')) delete env.NODE_EXTRA_CA_CERTS;
   env.NODE_ENV = 'test';
   return env;
 }
@@ -74,20 +79,32 @@ export interface ChildServer extends Spawned {
   kill9(): Promise<void>;
   /** SIGTERM (graceful close), SIGKILL after 3 s. */
   stop(): Promise<void>;
-  /** A client_credentials token request (client_secret_basic). */
-  tokenRequest(clientId: string, clientSecret: string): Promise<Reply>;
+  /** A client_credentials token request (client_secret_basic), with `extra` form parameters (scope). */
+  tokenRequest(clientId: string, clientSecret: string, extra?: Record<string, string>): Promise<Reply>;
   /** An RFC 7009 revocation, authenticated as the token's client. */
   revoke(clientId: string, clientSecret: string, token: string): Promise<Reply>;
-  /** A test-only admin write (POST /admin/groups or /admin/clients, JSON). */
-  adminPost(path: string, body: object): Promise<Reply>;
+  /** A test-only admin write (POST /admin/..., JSON; see fixtures/server.js). */
+  adminPost(path: string, body?: object): Promise<Reply>;
   /** GET `path` with these headers. */
   get(path: string, headers?: Record<string, string>): Promise<Reply>;
 }
 
-/** Starts fixtures/server.js on `dbPath`; resolves once it listens. */
-export async function startChildServer(dbPath: string, timeoutMs = 15_000): Promise<ChildServer> {
+export interface ChildServerOptions {
+  /**
+   * ccgate() options replacing the fixture's defaults (JSON: throttle, postgres, issuer, ...), passed
+   * in CCGATE_FIXTURE_OPTIONS.
+   */
+  options?: Record<string, unknown>;
+  /** How long it may take to listen (default 15 s). */
+  timeoutMs?: number;
+}
+
+/** Starts fixtures/server.js on `db` (a SQLite path or a postgres:// URL); resolves once it listens. */
+export async function startChildServer(db: string, { options, timeoutMs = 15_000 }: ChildServerOptions = {}): Promise<ChildServer> {
   assertBuilt();
-  const child = spawnNode(SERVER_SCRIPT, [dbPath], { env: cleanEnv() });
+  const env = cleanEnv();
+  if (options !== undefined) env.CCGATE_FIXTURE_OPTIONS = JSON.stringify(options);
+  const child = spawnNode(SERVER_SCRIPT, [db], { env });
   let match: RegExpMatchArray;
   try {
     match = await waitForOutput(child, /LISTENING (\d+)/, timeoutMs);
@@ -113,9 +130,10 @@ export async function startChildServer(dbPath: string, timeoutMs = 15_000): Prom
       await child.exited;
       clearTimeout(timer);
     },
-    tokenRequest: (clientId, clientSecret) => postForm(`${endpoints}/token`, { clientId, clientSecret }, { grant_type: 'client_credentials' }, fresh),
+    tokenRequest: (clientId, clientSecret, extra = {}) =>
+      postForm(`${endpoints}/token`, { clientId, clientSecret }, { grant_type: 'client_credentials', ...extra }, fresh),
     revoke: (clientId, clientSecret, token) => postForm(`${endpoints}/revoke`, { clientId, clientSecret }, { token }, fresh),
-    adminPost: (path, body) =>
+    adminPost: (path, body = {}) =>
       httpRequest(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, fresh),
     get: (path, headers = {}) => httpRequest(`${url}${path}`, { headers }, fresh),
   };

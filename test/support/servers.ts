@@ -13,8 +13,11 @@ import { API_AUDIENCE, ISSUER } from './constants';
 import { listen, type Listening } from './http';
 import { tempDir } from './temp';
 
-/** The ccgate options of in-process test servers: the test issuer, cheap bcrypt, no throttle. */
-export const TEST_OPTIONS = { issuer: ISSUER, bcryptCost: 4, bcryptWorkers: 1, throttle: false as const };
+/**
+ * The ccgate options of in-process test servers: the test issuer, cheap bcrypt, no throttle, and
+ * keys stored as plain PEM without the warning (tests read them; key encryption has tests of its own).
+ */
+export const TEST_OPTIONS = { issuer: ISSUER, bcryptCost: 4, bcryptWorkers: 1, throttle: false as const, allowUnencryptedKeys: true };
 
 /**
  * The README's app on `auth`: token router at /oauth; /api/open, /api/reports (GET reports:read,
@@ -92,6 +95,7 @@ export async function startIssuer(options: IssuerOptions = {}): Promise<TestIssu
     audience: API_AUDIENCE,
     bcryptCost: 4,
     bcryptWorkers: 1,
+    allowUnencryptedKeys: true,
     onServerError: (e) => serverErrors.push(e),
     ...rest,
   });

@@ -1,5 +1,5 @@
 /** Temp directories and registries on real SQLite files in them. */
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry, type RegistryOptions } from '../../lib/registry/registry';
@@ -9,6 +9,17 @@ import { TestClock } from './time';
 /** A fresh temp directory, removed by the returned cleanup. */
 export function tempDir(prefix = 'ccgate-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh temp directory in memory (/dev/shm where there is one, else the OS temp dir), removed by the
+ * returned cleanup: for tests that write thousands of rows, where SQLite's fsync per commit
+ * (synchronous = FULL) on a shared disk would take most of the time.
+ */
+export function memoryTempDir(prefix = 'ccgate-'): { dir: string; cleanup: () => void } {
+  if (!existsSync('/dev/shm')) return tempDir(prefix);
+  const dir = mkdtempSync(join('/dev/shm', prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 

@@ -1,4 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import { TokenRejected } from '../../lib';
 import { AccessTokenVerifier, VerifiedTokenCache, type AccessTokenClaims, type VerificationKeys } from '../../lib/tokens';
 import { ISSUER } from '../support/constants';
@@ -121,14 +122,30 @@ describe('AccessTokenVerifier and its cache', () => {
 
   const token = (overrides: Record<string, unknown>) => signJws(privatePem, 'RS256', { alg: 'RS256', typ: 'at+jwt', kid: 'k1' }, claimsFor('c', overrides));
 
-  test('RFC 6750 §3.1: a repeat sight is served from the cache (no key lookup)', async () => {
+  test('RFC 6750 §3.1: a repeat sight is served from the cache (no signature check; only the key is looked up again)', async () => {
     const verifier = new AccessTokenVerifier(keys, { issuer: ISSUER, audience: ISSUER });
     const t = token({});
     keys.calls = 0;
     await verifier.verify(t);
+    const verify = jest.spyOn(jwt, 'verify');
     await verifier.verify(t);
-    expect(keys.calls).toBe(1);
+    expect(verify).not.toHaveBeenCalled();
+    expect(keys.calls).toBe(2);
     expect(verifier.cacheSize).toBe(1);
+  });
+
+  test('a cached token whose key is no longer published (revoked) is refused at once and dropped from the cache', async () => {
+    let published = true;
+    const revocable: VerificationKeys = {
+      keyFor: (kid) => Promise.resolve(published && kid === 'k1' ? { kid, alg: 'RS256' as const, key: publicKey } : undefined),
+    };
+    const verifier = new AccessTokenVerifier(revocable, { issuer: ISSUER, audience: ISSUER });
+    const t = token({});
+    await verifier.verify(t);
+    expect(verifier.cacheSize).toBe(1);
+    published = false;
+    await expect(verifier.verify(t)).rejects.toMatchObject({ reason: 'unknown_key' });
+    expect(verifier.cacheSize).toBe(0);
   });
 
   test('RFC 7519 §4.1.4: a cached token is rejected once past exp + tolerance', async () => {

@@ -56,9 +56,15 @@ function printClient(c: ClientRecord): void {
   );
 }
 
-/** The secret from --secret, CCGATE_CLIENT_SECRET (commander fills `secret` from it) or one line of stdin. */
-async function chosenSecret(opts: SecretOptions): Promise<string | undefined> {
-  if (!opts.secretStdin) return opts.secret;
+/**
+ * The secret from --secret, CCGATE_CLIENT_SECRET (commander fills `secret` from it) or one line of
+ * stdin. One taken from the environment is said so: an exported variable lingers from command to command.
+ */
+async function chosenSecret(opts: SecretOptions, cmd: Command): Promise<string | undefined> {
+  if (!opts.secretStdin) {
+    if (opts.secret !== undefined && cmd.getOptionValueSource('secret') === 'env') printNotice('Using the secret from CCGATE_CLIENT_SECRET.');
+    return opts.secret;
+  }
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
   try {
     // Only the first line counts; an empty one means no secret.
@@ -117,7 +123,7 @@ export function registerClientCommands(program: Command): void {
             type: opts.public ? 'public' : 'confidential',
             groups: listArg(opts.groups ?? ''),
             tokenTtl: opts.ttl ?? null,
-            secret: await chosenSecret(opts),
+            secret: await chosenSecret(opts, cmd),
           });
           out.emit({ client_id: created.client.clientId, client_secret: created.clientSecret }, () => {
             printLine(`Created ${created.client.type} client "${created.client.name}" (scopes: ${formatList(created.client.scopes, 'none')})`);
@@ -192,7 +198,7 @@ export function registerClientCommands(program: Command): void {
     )
     .action((id: string, opts: SecretOptions & { overlap: number }, cmd: Command) =>
       withRegistry(cmd, async ({ registry, out }) => {
-        const rotated = await registry.rotateClientSecret(id, { secret: await chosenSecret(opts), overlapSeconds: opts.overlap });
+        const rotated = await registry.rotateClientSecret(id, { secret: await chosenSecret(opts, cmd), overlapSeconds: opts.overlap });
         out.emit({ client_id: rotated.client.clientId, client_secret: rotated.clientSecret }, () => {
           printSecretOnce(rotated.client.clientId, rotated.clientSecret);
           const previous = rotated.client.secrets.find((s) => s.expiresAt !== null);

@@ -6,6 +6,8 @@ import { usageError } from '../../errors';
 import { formatTime, printLine } from '../output';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+/** A bare token id: visible ASCII, no dot (a dotted argument is a JWT or a mistake); its length is the registry's rule. */
+const JTI_SHAPE = /^[\x21-\x2d\x2f-\x7e]+$/;
 
 interface TokenRef {
   jti: string;
@@ -15,10 +17,14 @@ interface TokenRef {
 
 /**
  * A JWT (three base64url parts) is decoded WITHOUT verifying its signature: revoking is safe whatever
- * the token says, and this lets an operator revoke a token copied from a log. Anything else is a jti.
+ * the token says, and this lets an operator revoke a token copied from a log. A bare jti is taken as
+ * it is; anything that is neither (a truncated JWT, text with spaces) is refused, not recorded.
  */
 function tokenRef(arg: string): TokenRef {
-  if (!JWT_SHAPE.test(arg)) return { jti: arg, clientId: null, exp: null };
+  if (!JWT_SHAPE.test(arg)) {
+    if (!JTI_SHAPE.test(arg)) throw usageError('the argument is neither a JWT nor a token id (jti): nothing was revoked');
+    return { jti: arg, clientId: null, exp: null };
+  }
   let payload: unknown;
   try {
     payload = JSON.parse(Buffer.from(arg.split('.')[1], 'base64url').toString('utf8'));

@@ -62,6 +62,11 @@ export class PostgresKeys implements KeyStorage {
     return this.db.run(`DELETE FROM ${this.t.signing_keys} WHERE kid = ANY($1::text[])`, [kids]);
   }
 
+  async replacePrivateKey(kid: string, expected: string, replacement: string): Promise<boolean> {
+    const changed = await this.db.run(`UPDATE ${this.t.signing_keys} SET private_pem = $3 WHERE kid = $1 AND private_pem = $2`, [kid, expected, replacement]);
+    return changed === 1;
+  }
+
   private async retire(tx: Executor, retire: KeyChange['retire']): Promise<void> {
     if (retire.length === 0) return;
     await tx.run(

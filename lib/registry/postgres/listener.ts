@@ -17,10 +17,13 @@ export interface ListenerEvents {
  * One dedicated connection (not from the pool: a pooled one would be handed to other work) that
  * LISTENs on a channel. When it drops it reconnects with capped backoff and subscribes again. Once
  * subscribed its socket is unref'd, and so are its timers and background reconnections: listening
- * never keeps the process alive (the first subscription does, while open() waits for it).
+ * never keeps the process alive (the first subscription does, while open() waits for it, and so does
+ * stop(), while close() waits for it).
  */
 export class Listener {
   private client: pg.Client | null = null;
+  /** The current client's socket (unref'd once subscribed). */
+  private socket: Socket | null = null;
   private retryTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
@@ -59,9 +62,17 @@ export class Listener {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    const client = this.client;
+    const { client, socket } = this;
     this.client = null;
-    await client?.end().catch(() => undefined);
+    this.socket = null;
+    if (!client || !socket) return;
+    // Someone awaits this (close()): until the server has answered the goodbye, the socket must hold
+    // the process, or it exits in the middle (status 0, and what follows close() never runs). A
+    // server that does not answer is waited for no longer than a connection attempt.
+    socket.ref();
+    const timer = setTimeout(() => socket.destroy(), this.config.connectionTimeoutMillis ?? LAST_RETRY_MS);
+    await client.end().catch(() => undefined);
+    clearTimeout(timer);
   }
 
   /** `again`: a reconnection, after which the missed notifications are made up for by one `resubscribed`. */
@@ -71,6 +82,7 @@ export class Listener {
     if (again) socket.unref();
     const client = new pg.Client({ ...this.config, stream: () => socket });
     this.client = client;
+    this.socket = socket;
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     client.on('notification', (message) => {
@@ -93,6 +105,7 @@ export class Listener {
   private lost(client: pg.Client): void {
     if (this.client !== client) return;
     this.client = null;
+    this.socket = null;
     client.end().catch(() => undefined);
     if (this.stopped) return;
     const delay = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS * 2 ** this.failures++);

@@ -97,9 +97,16 @@ export class PostgresStorage implements RegistryStorage {
   /** Idempotent. Waits for an open in progress, then stops the change feed and ends every connection. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.opening?.catch(() => undefined);
-      await this.changes.stop();
-      await this.pool.end();
+      // Idle connections and the listener are unref'd so they never keep a process alive; a close under
+      // way must, or the process exits halfway through it and skips whatever its caller does next.
+      const keepAlive = setInterval(() => undefined, 1000);
+      try {
+        await this.opening?.catch(() => undefined);
+        await this.changes.stop();
+        await this.pool.end();
+      } finally {
+        clearInterval(keepAlive);
+      }
     })();
     return this.closing;
   }

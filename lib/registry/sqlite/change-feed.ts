@@ -1,6 +1,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import type { ChangeFeed } from '../storage';
+import { filesOf } from './database';
+import type { RegistryFiles } from './files';
 
 /** Says whether any process committed since it was last asked. */
 export interface CommitProbe {
@@ -91,14 +93,18 @@ export class SqliteChangeFeed implements ChangeFeed {
   private readonly listeners = new Set<() => void>();
   private probe: CommitProbe | null;
 
-  constructor(probe: CommitProbe) {
+  constructor(
+    probe: CommitProbe,
+    /** The database's files: once they were replaced, the probe reads an orphan, so nothing is current. */
+    private readonly files?: RegistryFiles,
+  ) {
     this.probe = probe;
   }
 
   /** The WAL-index probe when the file is in WAL mode and its "-shm" is readable, else data_version. */
   static open(db: Database.Database, path: string): SqliteChangeFeed {
     const wal = db.pragma('journal_mode', { simple: true }) === 'wal' ? WalIndexProbe.open(path) : null;
-    return new SqliteChangeFeed(wal ?? new DataVersionProbe(db));
+    return new SqliteChangeFeed(wal ?? new DataVersionProbe(db), filesOf(db));
   }
 
   watch(listener: () => void): () => void {
@@ -111,7 +117,7 @@ export class SqliteChangeFeed implements ChangeFeed {
   }
 
   current(): boolean {
-    if (this.probe === null) return false;
+    if (this.probe === null || !this.filesIntact()) return false;
     let changed: boolean;
     try {
       changed = this.probe.changed();
@@ -121,6 +127,16 @@ export class SqliteChangeFeed implements ChangeFeed {
     }
     if (changed) for (const listener of [...this.listeners]) listener();
     return true;
+  }
+
+  /** At most one stat pair a second (see database.ts): cached answers stop within a second of a replacement. */
+  private filesIntact(): boolean {
+    try {
+      this.files?.assertIntact(1000);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** After this, current() is false and touches nothing. */

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ClientStorage, CredentialsRow, NewClientRow } from '../storage';
 import type { ClientRecord, ClientType, GrantType, SecretInfo } from '../types';
-import { inTransaction, settle } from './database';
+import { inTransaction, read } from './database';
 import type { SqliteGroups } from './groups';
 import { jsonList, spacedList } from './rows';
 
@@ -89,15 +89,15 @@ export class SqliteClients implements ClientStorage {
   }
 
   get(clientId: string, now: number): Promise<ClientRecord | null> {
-    return settle(() => this.record(clientId, now));
+    return read(this.db, () => this.record(clientId, now));
   }
 
   list(now: number): Promise<ClientRecord[]> {
-    return settle(() => this.all.all({ now }).map(toRecord));
+    return read(this.db, () => this.all.all({ now }).map(toRecord));
   }
 
   credentials(clientId: string, now: number): Promise<CredentialsRow | null> {
-    return settle(() => {
+    return read(this.db, () => {
       const row = this.credentialsById.get({ clientId, now });
       return row ? toCredentials(row) : null;
     });

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { GroupStorage } from '../storage';
 import type { GroupRecord } from '../types';
-import { inTransaction, settle } from './database';
+import { inTransaction, read } from './database';
 import { jsonList } from './rows';
 
 interface GroupRow {
@@ -40,15 +40,15 @@ export class SqliteGroups implements GroupStorage {
   }
 
   get(name: string): Promise<GroupRecord | null> {
-    return settle(() => this.record(name));
+    return read(this.db, () => this.record(name));
   }
 
   list(): Promise<GroupRecord[]> {
-    return settle(() => this.all.all().map(toRecord));
+    return read(this.db, () => this.all.all().map(toRecord));
   }
 
   listScopes(): Promise<string[]> {
-    return settle(() => this.scopes.all());
+    return read(this.db, () => this.scopes.all());
   }
 
   insert(name: string, scopes: string[], createdAt: number): Promise<GroupRecord | 'exists'> {

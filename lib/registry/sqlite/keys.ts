@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { PublicJwk, SigningAlgorithm } from '../../tokens';
 import type { KeyChange, KeyRow, KeyStorage } from '../storage';
-import { inTransaction, settle } from './database';
+import { inTransaction, read } from './database';
 
 interface KeyColumns {
   kid: string;
@@ -23,6 +23,7 @@ export class SqliteKeys implements KeyStorage {
   private readonly retire;
   private readonly raiseSignedUntil;
   private readonly remove;
+  private readonly replacePem;
 
   constructor(private readonly db: Database.Database) {
     this.all = db.prepare<[], KeyColumns>('SELECT * FROM signing_keys ORDER BY activates_at, created_at, kid');
@@ -34,10 +35,11 @@ export class SqliteKeys implements KeyStorage {
     this.retire = db.prepare<[number, string, string]>('UPDATE signing_keys SET retires_at = ? WHERE kid = ? AND alg = ?');
     this.raiseSignedUntil = db.prepare<[number, string, number]>('UPDATE signing_keys SET signed_until = ? WHERE kid = ? AND coalesce(signed_until, 0) < ?');
     this.remove = db.prepare<[string]>('DELETE FROM signing_keys WHERE kid = ?');
+    this.replacePem = db.prepare<[string, string, string]>('UPDATE signing_keys SET private_pem = ? WHERE kid = ? AND private_pem = ?');
   }
 
   list(): Promise<KeyRow[]> {
-    return settle(() => this.all.all().map(toRow));
+    return read(this.db, () => this.all.all().map(toRow));
   }
 
   /** Compare-and-set under the write lock: applied only if alg's kids are still the expected ones. */
@@ -58,6 +60,10 @@ export class SqliteKeys implements KeyStorage {
 
   delete(kids: string[]): Promise<number> {
     return inTransaction(this.db, () => kids.reduce((removed, kid) => removed + this.remove.run(kid).changes, 0));
+  }
+
+  replacePrivateKey(kid: string, expected: string, replacement: string): Promise<boolean> {
+    return inTransaction(this.db, () => this.replacePem.run(replacement, kid, expected).changes === 1);
   }
 }
 

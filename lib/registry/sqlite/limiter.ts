@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { RateLimiterSQLite, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { LimiterOptions } from '../storage';
+import { filesOf } from './database';
 import { unavailableIfBusy } from './errors';
 import { THROTTLE_TABLE } from './schema';
 
@@ -14,26 +15,35 @@ type Extra = Record<string, unknown>;
  * else; the limiter's own answers (a RateLimiterRes rejection: over the limit) pass unchanged.
  */
 class SqliteLimiter extends RateLimiterSQLite {
+  /** Throws once the registry files were replaced under this process (its writes would be lost). */
+  assertUsable: () => void = () => undefined;
+
   override consume(key: Key, points?: number, options?: Extra): Promise<RateLimiterRes> {
-    return super.consume(key, points, options).catch(rethrow);
+    return this.guarded(() => super.consume(key, points, options));
   }
   override penalty(key: Key, points?: number, options?: Extra): Promise<RateLimiterRes> {
-    return super.penalty(key, points, options).catch(rethrow);
+    return this.guarded(() => super.penalty(key, points, options));
   }
   override reward(key: Key, points?: number, options?: Extra): Promise<RateLimiterRes> {
-    return super.reward(key, points, options).catch(rethrow);
+    return this.guarded(() => super.reward(key, points, options));
   }
   override get(key: Key, options?: Extra): Promise<RateLimiterRes | null> {
-    return super.get(key, options).catch(rethrow);
+    return this.guarded(() => super.get(key, options));
   }
   override set(key: Key, points: number, seconds: number, options?: Extra): Promise<RateLimiterRes> {
-    return super.set(key, points, seconds, options).catch(rethrow);
+    return this.guarded(() => super.set(key, points, seconds, options));
   }
   override block(key: Key, seconds: number, options?: Extra): Promise<RateLimiterRes> {
-    return super.block(key, seconds, options).catch(rethrow);
+    return this.guarded(() => super.block(key, seconds, options));
   }
   override delete(key: Key, options?: Extra): Promise<boolean> {
-    return super.delete(key, options).catch(rethrow);
+    return this.guarded(() => super.delete(key, options));
+  }
+
+  /** Async: a refusal of assertUsable becomes a rejection, as callers of a limiter expect. */
+  private async guarded<T>(call: () => Promise<T>): Promise<T> {
+    this.assertUsable();
+    return call().catch(rethrow);
   }
 }
 
@@ -43,7 +53,7 @@ function rethrow(reason: unknown): never {
 }
 
 export function sqliteLimiter(db: Database.Database, options: LimiterOptions): RateLimiterSQLite {
-  return new SqliteLimiter({
+  const limiter = new SqliteLimiter({
     storeType: 'better-sqlite3',
     storeClient: db,
     tableName: THROTTLE_TABLE,
@@ -54,6 +64,8 @@ export function sqliteLimiter(db: Database.Database, options: LimiterOptions): R
     duration: options.durationSeconds,
     blockDuration: options.blockDurationSeconds,
   });
+  limiter.assertUsable = () => filesOf(db)?.assertIntact();
+  return limiter;
 }
 
 /** The limiter's rows expired at or before `beforeMs` (its expire column is in milliseconds; NULL never expires). */

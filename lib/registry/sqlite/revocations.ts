@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RevocationRow, RevocationStorage } from '../storage';
-import { inTransaction, settle } from './database';
+import { inTransaction, read } from './database';
 
 /** Revoked token ids (RFC 7009), and the guard's one-read status check. */
 export class SqliteRevocations implements RevocationStorage {
@@ -28,7 +28,7 @@ export class SqliteRevocations implements RevocationStorage {
   }
 
   status(jti: string, clientId: string): Promise<{ revoked: boolean; clientEnabled: boolean | null }> {
-    return settle(() => {
+    return read(this.db, () => {
       const row = this.statusOf.get(clientId, jti);
       return { revoked: row?.revoked === 1, clientEnabled: row?.enabled == null ? null : row.enabled === 1 };
     });

@@ -3,7 +3,7 @@ import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { LimiterOptions, PruneBefore, PruneCounts, RegistryStorage } from '../storage';
 import { SqliteChangeFeed } from './change-feed';
 import { SqliteClients } from './clients';
-import { inTransaction, openDatabase, settle, type SqliteOptions } from './database';
+import { filesOf, inTransaction, openDatabase, settle, type SqliteOptions } from './database';
 import { SqliteGroups } from './groups';
 import { SqliteKeys } from './keys';
 import { sqliteLimiter, throttlePruner } from './limiter';
@@ -55,8 +55,10 @@ export class SqliteStorage implements RegistryStorage {
     return Promise.resolve();
   }
 
+  /** Also fails once the files were replaced under this process: a readiness check must see that. */
   ping(): Promise<void> {
     return settle(() => {
+      filesOf(this.db)?.assertIntact();
       this.select1.get();
     });
   }
@@ -71,10 +73,14 @@ export class SqliteStorage implements RegistryStorage {
     }));
   }
 
-  /** Idempotent. The change feed closes first, so it never reads a descriptor whose number was handed on. */
+  /**
+   * Idempotent. The change feed closes first, so it never reads a descriptor whose number was handed
+   * on. A connection whose files were replaced is left open (until the process ends): SQLite's close
+   * would checkpoint and delete, by name, a -wal and -shm that now belong to another database.
+   */
   close(): Promise<void> {
     this.changes.close();
-    if (this.db.open) this.db.close();
+    if (this.db.open && filesOf(this.db)?.intact !== false) this.db.close();
     return Promise.resolve();
   }
 }

@@ -55,6 +55,21 @@ describePostgres('PostgreSQL storage in a process of its own', () => {
     expect(run.ms).toBeLessThan(8000);
   });
 
+  test('close() holds the process until it is done: what follows `await storage.close()` runs (the CLI reports its errors after it)', async () => {
+    const run = await runScript(
+      `(async () => {
+        const storage = new PostgresStorage(process.env.URL, { maxStalenessMs: 200 });
+        await storage.groups.list();
+        await storage.close();
+        console.log('closed');
+        process.exitCode = 3;
+      })();`,
+      { URL: db.url },
+    );
+    expect(run.stderr).toBe('');
+    expect({ code: run.code, stdout: run.stdout.trim() }).toEqual({ code: 3, stdout: 'closed' });
+  });
+
   test('a database out of reach does not hold a process either: the call fails and the process ends', async () => {
     const run = await runScript(
       `new PostgresStorage('postgres://127.0.0.1:1/none').groups.list().then(
