@@ -5,8 +5,8 @@
  * this process. Prints a table and writes bench/results/latest.json.
  *
  * Knobs (environment): BENCH_DURATION (s per measurement, default 1.5), BENCH_WARMUP (s, default 1),
- * BENCH_ROUNDS (interleaved rounds, median reported, default 5; token-cold and guard-first-sight use at
- * most 3, guard-flood at most 2, postgres-token's ES256 pair at most 3), BENCH_PG_URL (the PostgreSQL server of the postgres-* scenarios,
+ * BENCH_ROUNDS (interleaved rounds, median reported, default 5; token-cold, guard-first-sight and
+ * guard-dpop-first-sight use at most 3, guard-flood at most 2, postgres-token's ES256 pair at most 3), BENCH_PG_URL (the PostgreSQL server of the postgres-* scenarios,
  * default postgres://127.0.0.1:5432/postgres; they are skipped when it does not answer), BENCH_CPU_PROF
  * (a folder: servers under test run with node --cpu-prof and write their profiles there).
  */
@@ -16,6 +16,7 @@ import path from 'node:path';
 import { DURATION, fmt, median, ROUNDS, WARMUP, type ResultRow, type RunContext, type Scenario } from './lib/common';
 import { cleanupAll, interruptRun, REPO_ROOT } from './lib/harness';
 import { postgresProblem } from './lib/postgres';
+import { guardDpop, guardDpopFirstSight } from './scenarios/guard-dpop';
 import { guardFirstSight } from './scenarios/guard-first-sight';
 import { guardFlood } from './scenarios/guard-flood';
 import { guardOverhead } from './scenarios/guard-overhead';
@@ -25,7 +26,19 @@ import { registryScale } from './scenarios/registry-scale';
 import { tokenCold, tokenRepeat } from './scenarios/token';
 
 /** In run order: token-cold before token-repeat, whose bcrypt-every-time baseline it measures. */
-const SCENARIOS: Scenario[] = [guardOverhead, tokenCold, tokenRepeat, guardFirstSight, guardFlood, registryScale, memory, postgresGuard, postgresToken];
+const SCENARIOS: Scenario[] = [
+  guardOverhead,
+  tokenCold,
+  tokenRepeat,
+  guardFirstSight,
+  guardDpop,
+  guardDpopFirstSight,
+  guardFlood,
+  registryScale,
+  memory,
+  postgresGuard,
+  postgresToken,
+];
 
 /** The selected scenarios whose service answers, and one line about those skipped (null: none). */
 async function available(scenarios: Scenario[]): Promise<{ run: Scenario[]; skipped: Array<{ name: string; reason: string }>; line: string | null }> {

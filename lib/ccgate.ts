@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Router } from 'express';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import { DEFAULTS } from './defaults';
 import { AuditEvents } from './events';
 import { createGuard, type Guard } from './guard';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
@@ -9,7 +10,8 @@ import { countAuditEvents, createHealthRouter, createMetricsRouter, PromTelemetr
 import { warnAboutPlaintextKeys } from './key-secrets';
 import { isFailureThrottle, resolveOptions, type CcgateOptions, type ResolvedOptions } from './options';
 import { openRegistry, type CreatedClient, type KeyRecord, type Registry, type RotateSecretOptions } from './registry';
-import { AccessTokenVerifier, Keyring, verifyingValidator, type SigningAlgorithm } from './tokens';
+import { AccessTokenVerifier, ANY_AUDIENCE, Keyring, verifyingValidator, type SigningAlgorithm } from './tokens';
+import { DpopNonces } from './tokens/dpop-nonce';
 
 export interface Ccgate extends Guard {
   /**
@@ -75,6 +77,12 @@ function clientLimiters(registry: Registry, limits: ResolvedOptions['clientRateL
   };
 }
 
+/** The token endpoint's DPoP settings (RFC 9449): the nonces exist only when the option asks for them. */
+function dpopConfig(dpop: ResolvedOptions['dpop'], clockToleranceSeconds: number): IssuerConfig['dpop'] {
+  const nonces = dpop.nonces && new DpopNonces({ secret: dpop.nonces.secret, lifetimeSeconds: DEFAULTS.dpop.nonceLifetimeSeconds, clockToleranceSeconds });
+  return { proofWindowSeconds: dpop.proofWindowSeconds, maxProofLength: DEFAULTS.dpop.maxProofLength, ...(nonces ? { nonces } : {}) };
+}
+
 /** Builds an issuer and a guard sharing one registry and one set of keys. */
 export function ccgate(options: CcgateOptions): Ccgate {
   const o = resolveOptions(options);
@@ -100,8 +108,27 @@ export function ccgate(options: CcgateOptions): Ccgate {
     cacheTelemetry: telemetry.verifiedTokenCache,
   });
   const validator = verifyingValidator(verifier, registry);
+  // Introspection and revocation judge every token this issuer signed, whatever resource it is for (RFC 8707).
+  const issuedTokens = verifyingValidator(
+    new AccessTokenVerifier(keyring, { issuer: o.issuer, audience: ANY_AUDIENCE, clockToleranceSeconds: o.clockTolerance, maxTokenLength: o.maxTokenLength }),
+    registry,
+  );
   const throttle = o.throttle && (isFailureThrottle(o.throttle) ? o.throttle : new LimiterThrottle((l) => registry.limiter(l), o.throttle));
-  const guard = createGuard(validator, { realm: o.realm, errors: o.guardErrors, events, telemetry });
+  // RFC 9449 §11.1: with 'registry', the proofs' jti seen by this guard are shared, so a proof replayed to another instance fails too.
+  const { replay, ...guardDpop } = options.guardDpop ?? {};
+  const guardReplay = replay === 'registry' ? { useOnce: (id: string, expiresAt: number) => registry.useOnce('dpop_resource_proof', id, expiresAt) } : replay;
+  const guard = createGuard(
+    validator,
+    {
+      realm: o.realm,
+      errors: o.guardErrors,
+      events,
+      telemetry,
+      dpop: { ...guardDpop, replay: guardReplay },
+      protectedResource: options.protectedResource,
+    },
+    o.issuer,
+  );
   telemetry.observe({ bcryptQueueDepth: () => pool.queued, signingKeys: () => registry.listKeys() });
   countAuditEvents(events, telemetry, o.algorithm);
   const keyWarmup = new SigningKeyWarmup(() => keyring.signingKey(o.algorithm), o.onServerError);
@@ -116,7 +143,7 @@ export function ccgate(options: CcgateOptions): Ccgate {
         registry,
         keyring,
         secretVerifier,
-        validator,
+        validator: issuedTokens,
         issuer: o.issuer,
         audience: o.audience,
         algorithm: o.algorithm,
@@ -124,6 +151,12 @@ export function ccgate(options: CcgateOptions): Ccgate {
         realm: o.realm,
         maxBodyBytes: o.maxBodyBytes,
         maxTokenLength: o.maxTokenLength,
+        endpointsBase: o.endpointsBase,
+        requireResource: o.requireResource,
+        clockToleranceSeconds: o.clockTolerance ?? DEFAULTS.clockToleranceSeconds,
+        clientAssertionMaxLifetime: o.clientAssertionMaxLifetime,
+        clientKeySets: { ...DEFAULTS.clientKeySets, allowHttpLoopback: o.allowLoopbackHttpJwksUri },
+        dpop: dpopConfig(o.dpop, o.clockTolerance ?? DEFAULTS.clockToleranceSeconds),
         jwksMaxAge: o.jwksMaxAge,
         introspectScope: o.introspectScope,
         requireHttps: o.requireHttps,

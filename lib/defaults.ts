@@ -46,6 +46,20 @@ export const DEFAULTS = {
     introspectionCacheSeconds: 30,
     introspectionNegativeCacheSeconds: 10,
   },
+  /** private_key_jwt client assertions (RFC 7523 §3): longest lifetime left (exp - now), longest assertion read in characters. */
+  clientAssertion: { maxLifetimeSeconds: 300, maxLength: 4096 },
+  /**
+   * Key sets fetched from clients' jwks_uri (RemoteKeySet): connect and total timeouts; seconds a set
+   * is used before it is refetched; least seconds between fetches an unknown kid causes; the window
+   * bounding those fetches (3 per window) and holding off any fetch after a failed one.
+   */
+  clientKeySets: { connectTimeoutMs: 2000, timeoutMs: 5000, maxAgeSeconds: 300, refetchIntervalSeconds: 1, cooldownSeconds: 30 },
+  /**
+   * DPoP proofs (RFC 9449): seconds a proof's iat may lie from now either way (§4.3 item 10, §11.1;
+   * plus clockToleranceSeconds), longest proof read in characters, and seconds a server nonce is
+   * accepted at most (§8, §9; a new one is handed out every half of it).
+   */
+  dpop: { proofWindowSeconds: 60, maxProofLength: 4096, nonceLifetimeSeconds: 300 },
   /** Milliseconds a SQLite write waits for another process's lock. */
   sqliteBusyTimeoutMs: 5000,
   /** The PostgreSQL backend (PostgresOptions). */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { RejectionReason } from './errors';
+import type { DpopRejectionReason, RejectionReason } from './errors';
 
 /**
  * Audit events: a stable, typed schema. Events never carry a secret or a whole token (a token is
@@ -13,9 +13,18 @@ interface Base {
 }
 
 export type AuditEvent = Base &
+  /** `jkt`: the token is DPoP-bound to the key of this RFC 7638 thumbprint (RFC 9449 §6.1). */
   (
-    | { type: 'token.issued'; clientId: string; scope: string; jti: string; expiresAt: number; address?: string }
-    | { type: 'client.auth_failed'; clientId: string | null; method: string; reason: 'invalid_credentials' | 'malformed' | 'missing'; address?: string }
+    | { type: 'token.issued'; clientId: string; scope: string; jti: string; expiresAt: number; jkt?: string; address?: string }
+    | {
+        type: 'client.auth_failed';
+        clientId: string | null;
+        method: string;
+        reason: 'invalid_credentials' | 'malformed' | 'missing';
+        /** Why, where known: an assertion's rejection reason (expired, replayed, wrong_audience, ...), wrong_method, client_unknown. */
+        detail?: string;
+        address?: string;
+      }
     | { type: 'client.throttled'; clientId: string | null; retryAfter: number; address?: string }
     | { type: 'scope.denied'; clientId: string; requested: string; where: 'token_endpoint' | 'guard' }
     | { type: 'token.rejected'; reason: RejectionReason; where: 'guard' }
@@ -37,6 +46,19 @@ export type AuditEvent = Base &
     | { type: 'client.created'; clientId: string; name: string; groups: string[] }
     | { type: 'client.updated'; clientId: string; enabled: boolean; groups: string[] }
     | { type: 'client.deleted'; clientId: string }
+    /** A private_key_jwt client's keys replaced: the kids of an inline set, or its jwks_uri. */
+    | { type: 'client.keys_changed'; clientId: string; kids: string[]; jwksUri: string | null }
+    /** Whether the client's token requests must carry a DPoP proof (RFC 9449 §5.2). */
+    | { type: 'client.dpop_changed'; clientId: string; dpop: 'allowed' | 'required' }
+    /**
+     * A token request's DPoP proof was refused (RFC 9449 §4.3): the proof check's reason, `several`
+     * (more than one DPoP header) or `missing` (a client that must send one sent none). `clientId`
+     * is null when the proof was refused before client authentication.
+     */
+    | { type: 'dpop.proof_rejected'; reason: DpopRejectionReason | 'several' | 'missing'; clientId: string | null; where: 'token_endpoint'; address?: string }
+    | { type: 'resource.created'; uri: string; scopes: string[] }
+    | { type: 'resource.updated'; uri: string; scopes: string[] }
+    | { type: 'resource.deleted'; uri: string }
   );
 
 export type AuditEventType = AuditEvent['type'];

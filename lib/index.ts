@@ -4,8 +4,19 @@ export type { CcgateOptions } from './options';
 export type { GuardTelemetry, GuardRefusal, HealthOptions, NotReadyReason } from './metrics';
 export { AuditEvents, type AuditEvent, type AuditEventType, type AuditEventOf } from './events';
 export type { AuthAttempt, FailureThrottle, ThrottleOptions } from './issuer';
-export type { AuthInfo, Guard, GuardOptions, RemoteGuardOptions, JwksRemoteGuardOptions, IntrospectionRemoteGuardOptions, FetchLike } from './guard';
-export { createGuard, remoteGuard } from './guard';
+export type {
+  AuthInfo,
+  Guard,
+  GuardOptions,
+  GuardDpopOptions,
+  RemoteGuardOptions,
+  JwksRemoteGuardOptions,
+  IntrospectionRemoteGuardOptions,
+  FetchLike,
+  DpopReplayStore,
+  ProtectedResourceOptions,
+} from './guard';
+export { createGuard, remoteGuard, MemoryReplayStore, protectedResourceMetadataUrl, PROTECTED_RESOURCE_WELL_KNOWN } from './guard';
 export {
   OAuthError,
   TokenEndpointError,
@@ -14,7 +25,12 @@ export {
   InvalidBearerRequestError,
   InvalidTokenError,
   InsufficientScopeError,
+  InvalidDpopProofError,
+  UseDpopNonceError,
   TokenRejected,
+  AssertionRejected,
+  DpopProofRejected,
+  RemoteFetchError,
   IssuerUnavailableError,
   HasherBusyError,
   RegistryError,
@@ -26,6 +42,8 @@ export {
   type OAuthErrorCode,
   type OAuthErrorBody,
   type RejectionReason,
+  type AssertionRejectionReason,
+  type DpopRejectionReason,
   type RegistryErrorKind,
   type KeyProtectionFailure,
 } from './errors';
@@ -47,6 +65,9 @@ export {
   type RewrapResult,
   type NewClient,
   type CreatedClient,
+  type ClientAuthMethod,
+  type ClientKeysSource,
+  type ResourceRecord,
 } from './registry';
 export { PostgresStorage, type PostgresOptions } from './registry/postgres';
 export {
@@ -58,4 +79,5 @@ export {
   type TokenStatus,
   type TokenStatusSource,
   type VerifierOptions,
+  type ClientJwks,
 } from './tokens';

@@ -1,4 +1,5 @@
 import type { ClientCredentials } from './registry';
+import type { VerifiedDpopProof } from './tokens/dpop';
 
 /** The parsed form of a token, introspection or revocation request: names to non-empty values. */
 export type FormParams = Readonly<Record<string, string | undefined>>;
@@ -15,6 +16,8 @@ export interface CcgateLocals {
   form?: FormParams;
   /** Issuer endpoints: the client that authenticated (RFC 6749 §2.3). */
   client?: ClientCredentials;
+  /** Token endpoint: the request's verified DPoP proof (RFC 9449 §4.3), the token's key to be bound to. */
+  dpop?: VerifiedDpopProof;
 }
 
 declare global {

@@ -1,9 +1,10 @@
 import { DEFAULTS } from './defaults';
 import { ConfigurationError } from './errors';
 import { resolveKeySecrets } from './key-secrets';
-import type { GuardOptions } from './guard';
+import type { GuardDpopOptions, GuardOptions, ProtectedResourceOptions } from './guard';
 import type { FailureThrottle, ThrottleOptions } from './issuer';
-import { MAX_TOKEN_TTL_SECONDS, type KeySecrets, type PostgresOptions, type RegistryStorage } from './registry';
+import { dpopNonceSecret, type DpopNonceSecret } from './issuer/dpop-nonce-secret';
+import { MAX_TOKEN_TTL_SECONDS, MIN_KEY_SECRET_LENGTH, type KeySecrets, type PostgresOptions, type RegistryStorage } from './registry';
 import { assertBcryptCost } from './registry/rules';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm, type VerifiedCacheOptions } from './tokens';
 
@@ -69,6 +70,18 @@ export interface CcgateOptions {
    */
   clientRateLimits?: { revocationsPerMinute?: number; introspectionsPerSecond?: number } | false;
   /**
+   * Refuse token requests without a `resource` parameter (RFC 8707), so every token is restricted to
+   * one registered API (default false: without `resource`, tokens get the default audience).
+   */
+  requireResource?: boolean;
+  /** Longest a private_key_jwt client assertion may live, from its receipt to its exp, in seconds (default 300). */
+  clientAssertionMaxLifetime?: number;
+  /**
+   * Fetch a private_key_jwt client's jwks_uri over plain http when its host is a loopback address
+   * (127.0.0.0/8, ::1, localhost): for development only (default false: https only).
+   */
+  allowLoopbackHttpJwksUri?: boolean;
+  /**
    * Distinct client ids given their own label in the ccgate_tokens_issued_by_client_total metric
    * (default 100); tokens of later clients count under client_id="other". 0 counts every client as "other".
    */
@@ -83,6 +96,35 @@ export interface CcgateOptions {
   previousKeySecrets?: string[];
   /** Accept private signing keys stored unencrypted (no keySecret), in production too, without a warning (default false). */
   allowUnencryptedKeys?: boolean;
+  /**
+   * DPoP at the token endpoint (RFC 9449; README "DPoP at the token endpoint"). A token request with a
+   * valid `DPoP` proof always gets a token bound to the proof's key (`cnf.jkt`, token_type DPoP); these
+   * options tune the checks.
+   * - `proofWindowSeconds`: how far a proof's `iat` may be from now, either way (default 60; 1 to
+   *   3600); the clockTolerance is allowed on top. Each proof's jti is remembered that long.
+   * - `nonces`: require server nonces in proofs (RFC 9449 §8, default false). A proof without the
+   *   current nonce is answered 400 use_dpop_nonce with the nonce in `DPoP-Nonce`; every token
+   *   endpoint answer carries a fresh one.
+   * - `nonceSecret`: the secret nonces are made with (at least 32 characters; only with `nonces: true`).
+   *   Default: derived from the key secret (keySecret / CCGATE_KEY_SECRET), so instances sharing a
+   *   registry and its key secret accept each other's nonces; without a key secret, random per
+   *   process, and nonces then only work with a single instance.
+   */
+  dpop?: { nonces?: boolean; nonceSecret?: string; proofWindowSeconds?: number };
+  /**
+   * DPoP at this instance's own guard (requireScope and friends; RFC 9449 §7): bound tokens are always
+   * checked; `required`, `publicBaseUrl`, `proofWindowSeconds` and resource nonces (`nonceSecret`) as
+   * for remoteGuard's `dpop`. `replay`: where proof ids are remembered: this process's memory (default),
+   * 'registry' (shared by every instance on the registry, at the cost of a registry write per DPoP
+   * request), or a DpopReplayStore of your own.
+   */
+  guardDpop?: Omit<GuardDpopOptions, 'replay'> & { replay?: GuardDpopOptions['replay'] | 'registry' };
+  /**
+   * RFC 9728 protected resource metadata of the API this instance's guard protects: served by
+   * protectedResourceMetadata(), and named in every challenge of the guard (`resource_metadata`).
+   * `authorizationServers` defaults to this issuer.
+   */
+  protectedResource?: ProtectedResourceOptions;
   /** Called with unexpected server faults (answered as a bare 500 server_error). Default: ignored. */
   onServerError?: (err: unknown) => void;
 }
@@ -122,9 +164,14 @@ export interface ResolvedOptions {
   lockedDelayMs: number;
   /** null: no per-client limits. */
   clientRateLimits: { revocationsPerMinute: number; introspectionsPerSecond: number } | null;
+  requireResource: boolean;
+  clientAssertionMaxLifetime: number;
+  allowLoopbackHttpJwksUri: boolean;
   metricsClientLabels: number;
   /** The key secrets, from the options or the environment; no current one only when allowed. */
   keySecrets: KeySecrets;
+  /** DPoP at the token endpoint: the proof window, and the nonce secret (null: no nonces). */
+  dpop: { proofWindowSeconds: number; nonces: DpopNonceSecret | null };
   onServerError: (err: unknown) => void;
 }
 
@@ -199,6 +246,13 @@ function resolveRateLimits(option: CcgateOptions['clientRateLimits']): ResolvedO
   return limits;
 }
 
+function checkAssertionLifetime(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    throw new ConfigurationError('clientAssertionMaxLifetime', 'clientAssertionMaxLifetime must be a whole number of seconds from 1 to 3600');
+  }
+  return seconds;
+}
+
 /** A label per client is a time series per client: bounded, so a registry of many clients cannot swamp Prometheus. */
 function checkClientLabels(count: number): number {
   if (!Number.isSafeInteger(count) || count < 0 || count > 10_000) {
@@ -207,13 +261,35 @@ function checkClientLabels(count: number): number {
   return count;
 }
 
+const DPOP_OPTIONS = ['nonces', 'nonceSecret', 'proofWindowSeconds'];
+
+/** The dpop option checked: known members only, each of its type and range; the nonce secret chosen once. */
+function resolveDpop(option: CcgateOptions['dpop'], keySecret: string | undefined): ResolvedOptions['dpop'] {
+  if (option !== undefined && (typeof option !== 'object' || option === null)) throw new ConfigurationError('dpop', 'dpop must be an object');
+  for (const name of Object.keys(option ?? {})) {
+    if (!DPOP_OPTIONS.includes(name)) throw new ConfigurationError(`dpop.${name}`, `dpop.${name} is not an option (known: ${DPOP_OPTIONS.join(', ')})`);
+  }
+  const { nonces = false, nonceSecret, proofWindowSeconds = DEFAULTS.dpop.proofWindowSeconds } = option ?? {};
+  if (typeof nonces !== 'boolean') throw new ConfigurationError('dpop.nonces', 'dpop.nonces must be true or false');
+  if (!Number.isInteger(proofWindowSeconds) || proofWindowSeconds < 1 || proofWindowSeconds > 3600) {
+    throw new ConfigurationError('dpop.proofWindowSeconds', 'dpop.proofWindowSeconds must be a whole number of seconds from 1 to 3600');
+  }
+  if (nonceSecret !== undefined) {
+    if (typeof nonceSecret !== 'string' || nonceSecret.length < MIN_KEY_SECRET_LENGTH) {
+      throw new ConfigurationError('dpop.nonceSecret', `dpop.nonceSecret must be a string of at least ${MIN_KEY_SECRET_LENGTH} characters`);
+    }
+    if (!nonces) throw new ConfigurationError('dpop.nonceSecret', 'dpop.nonceSecret is only used with dpop.nonces: true');
+  }
+  return { proofWindowSeconds, nonces: nonces ? dpopNonceSecret(nonceSecret, keySecret) : null };
+}
+
 /** Applies every default once and checks every value once; throws ConfigurationError naming the option. */
 export function resolveOptions(options: CcgateOptions): ResolvedOptions {
   const issuer = checkIssuer(options.issuer);
   const bcryptCost = options.bcryptCost ?? DEFAULTS.bcryptCost;
   assertBcryptCost(bcryptCost);
   const jwksMaxAge = options.jwksMaxAge ?? DEFAULTS.jwksMaxAgeSeconds;
-  return {
+  const resolved: Omit<ResolvedOptions, 'dpop'> = {
     db: options.db,
     postgres: options.postgres,
     issuer,
@@ -237,8 +313,13 @@ export function resolveOptions(options: CcgateOptions): ResolvedOptions {
     requireHttps: options.requireHttps ?? process.env.NODE_ENV === 'production',
     ...resolveThrottle(options.throttle),
     clientRateLimits: resolveRateLimits(options.clientRateLimits),
+    requireResource: options.requireResource ?? false,
+    clientAssertionMaxLifetime: checkAssertionLifetime(options.clientAssertionMaxLifetime ?? DEFAULTS.clientAssertion.maxLifetimeSeconds),
+    allowLoopbackHttpJwksUri: options.allowLoopbackHttpJwksUri ?? false,
     metricsClientLabels: checkClientLabels(options.metricsClientLabels ?? DEFAULTS.metricsClientLabels),
     keySecrets: resolveKeySecrets(options),
     onServerError: options.onServerError ?? (() => undefined),
   };
+  // After the key secrets: the default nonce secret is derived from the current one.
+  return { ...resolved, dpop: resolveDpop(options.dpop, resolved.keySecrets.keySecret) };
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics } from 'prom-client';
-import { ccgate, type Ccgate } from '../lib';
+import { ccgate, RegistryError, type Ccgate } from '../lib';
 import { createLogger, requestLog } from './logging';
 
 export interface SampleAppConfig {
@@ -63,6 +63,10 @@ export function createSampleApp(config: SampleAppConfig): SampleApp {
     // The sample serves plain http://localhost, even with NODE_ENV=production. A real deployment keeps
     // ccgate's default (HTTPS required in production) and terminates TLS in front of the app.
     requireHttps: false,
+    // Likewise, a private_key_jwt client developed on this machine may serve its jwks_uri over http://localhost.
+    allowLoopbackHttpJwksUri: true,
+    // RFC 9728: the API tells clients which issuer and scopes it needs (served below, named in every 401).
+    protectedResource: { resource: config.audience ?? config.issuer, scopes: [READ_SCOPE, WRITE_SCOPE], resourceName: 'ccgate sample reports API' },
     keySecret: config.keySecret,
     onServerError,
   });
@@ -111,8 +115,9 @@ export function createSampleApp(config: SampleAppConfig): SampleApp {
 
   // The issuer: POST /oauth/token (RFC 6749 §4.4) and its other endpoints. `/oauth` is ccgate's default mountPath.
   app.use('/oauth', auth.tokenRouter());
-  // RFC 8414 metadata at /.well-known/oauth-authorization-server.
+  // RFC 8414 metadata at /.well-known/oauth-authorization-server, and RFC 9728 metadata of the API.
   app.use(auth.metadataRouter());
+  app.use(auth.protectedResourceMetadata());
   // Operators: GET /healthz (liveness), GET /readyz (readiness), GET /metrics (Prometheus). In production,
   // serve /metrics where only the scraper reaches it (it names clients): another port, or a proxy rule.
   app.use(auth.healthRouter());
@@ -147,6 +152,23 @@ export async function seedDemo(auth: Ccgate): Promise<SeedResult> {
   }
   const { client, clientSecret } = await registry.createClient({ name: DEMO_CLIENT_NAME, groups: [READER_GROUP] });
   return { created: true, clientId: client.clientId, clientSecret: clientSecret as string };
+}
+
+/**
+ * Registers this app's API as a resource (RFC 8707) the first time it starts on a registry: its URI is
+ * the audience the guard checks, its scopes those of the routes. A client may then ask for a token
+ * with `resource=<uri>`. An existing registration is left as an operator may have changed it.
+ */
+export async function registerApiResource(auth: Ccgate, uri: string): Promise<boolean> {
+  if (await auth.registry.getResource(uri)) return false;
+  try {
+    await auth.registry.createResource(uri, [READ_SCOPE, WRITE_SCOPE]);
+    return true;
+  } catch (err) {
+    // Another instance registered it meanwhile.
+    if (err instanceof RegistryError && err.kind === 'conflict') return false;
+    throw err;
+  }
 }
 
 /** The repository root (the nearest folder above `from` holding package.json), so paths work from dist/ too. */

@@ -13,7 +13,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSampleApp, seedDemo, type SampleApp } from './app';
+import { createSampleApp, registerApiResource, seedDemo, type SampleApp } from './app';
 import { ConfigurationError, redactedDb } from '../lib';
 import { sampleKeySecret } from './key-secret';
 import { createLogger } from './logging';
@@ -100,6 +100,7 @@ async function main(): Promise<void> {
     // Opens (and migrates) the registry and makes the signing key now: a bad CCGATE_DB fails here, clearly.
     await sample.auth.ready();
     const seed = await seedDemo(sample.auth);
+    await registerApiResource(sample.auth, config.audience ?? issuer);
     if (stopping) return;
     out(
       startupText({

@@ -227,6 +227,9 @@ export function startupText(info: StartupInfo): string {
     '  #    then get a new token as in step 2 and repeat step 4: 201',
     `  ${cli(config.db)} client add-group ${seed.clientId} ${WRITER_GROUP}`,
     '',
+    '  # 6. A token restricted to this API (RFC 8707 resource indicator): its "aud" is the resource',
+    `  curl -s -u "$ID:$SECRET" -d grant_type=client_credentials --data-urlencode resource=${shellQuote(info.audience)} ${token}`,
+    '',
   );
   return lines.join('\n');
 }

@@ -1,3 +1,4 @@
+import { NO_TOKEN_CHALLENGE } from './support/constants';
 import request from 'supertest';
 import { bearerGet, tokenRequest } from './support/oauth';
 import { seedClient } from './support/clients';
@@ -20,7 +21,7 @@ test('end to end: token, call, 401, 403', async () => {
   expect(ok.body.client).toBe(clientId);
   const none = await request(server.app).get('/api/reports');
   expect(none.status).toBe(401);
-  expect(none.headers['www-authenticate']).toBe('Bearer realm="ccgate"');
+  expect(none.headers['www-authenticate']).toBe(NO_TOKEN_CHALLENGE);
   const forbidden = await request(server.app).post('/api/reports').set('Authorization', `Bearer ${token}`);
   expect(forbidden.status).toBe(403);
   expect(forbidden.body.error).toBe('insufficient_scope');

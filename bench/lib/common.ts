@@ -81,6 +81,20 @@ export interface Target {
   stats?: string;
   /** With `stats`: also measure these processes' CPU time per request (and leave it out of the noise indicator). */
   companion?: CompanionCpu;
+  /** Requests that cannot be repeated (single-use DPoP proofs), prepared before each of the target's runs: see RequestFeed. */
+  feed?: RequestFeed;
+}
+
+/**
+ * What a target's per-request hook (LoadSpec.setup) hands out when no request may repeat: before each
+ * of the target's runs, warm-ups included, measureInterleaved awaits `prepare` (untimed) with the run's
+ * length and the target's highest 2xx rate so far (undefined before its first run); after a measured
+ * run, `ranDry()` true says the run outran what was prepared (and made up for it during the run): that
+ * run is measured again, at most twice.
+ */
+export interface RequestFeed {
+  prepare(seconds: number, bestRps: number | undefined): Promise<void>;
+  ranDry(): boolean;
 }
 
 export interface Measured {
@@ -117,12 +131,29 @@ export async function measureInterleaved(
   const results = new Map<string, LoadResult[]>();
   const cpus = new Map<string, number[]>();
   const companionCpus = new Map<string, number[]>();
+  /** Per target with a feed: the highest 2xx rate of its runs so far, to size what it prepares. */
+  const best = new Map<string, number>();
+  const ran = (t: Target, r: LoadResult): void => {
+    if (t.feed && Number.isFinite(r.rps)) best.set(t.label, Math.max(best.get(t.label) ?? 0, r.rps));
+  };
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(i + round) % targets.length];
       const warm = round === 0 ? warmup : Math.min(warmup, REWARMUP);
-      if (warm > 0) await load({ ...t.spec, duration: warm, amount: undefined });
-      const { result: r, cpu, companionCpu, note } = await measuredRun(t.spec, t.stats, ctx, { duration }, t.companion);
+      if (warm > 0) {
+        await t.feed?.prepare(warm, best.get(t.label));
+        ran(t, await load({ ...t.spec, duration: warm, amount: undefined }));
+      }
+      let measured: Awaited<ReturnType<typeof measuredRun>>;
+      for (let attempt = 1; ; attempt++) {
+        await t.feed?.prepare(duration, best.get(t.label));
+        measured = await measuredRun(t.spec, t.stats, ctx, { duration }, t.companion);
+        ran(t, measured.result);
+        if (!t.feed?.ranDry()) break;
+        if (attempt === 3) throw new Error(`${t.label}: ran out of prepared requests in three attempts at round ${round + 1}`);
+        ctx.log(`  ${t.label.padEnd(34)} round ${round + 1}: ran out of prepared requests at ${fmt(measured.result.rps)} req/s; measuring again`);
+      }
+      const { result: r, cpu, companionCpu, note } = measured;
       assertClean(t.label, r);
       ctx.log(`  ${t.label.padEnd(34)} round ${round + 1}: ${fmt(r.rps)} req/s (p99 ${r.p99.toFixed(1)} ms${note})`);
       results.set(t.label, [...(results.get(t.label) ?? []), r]);

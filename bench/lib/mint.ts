@@ -5,8 +5,11 @@ import { AUDIENCE, fmt, ISSUER, SCOPE, type RunContext } from './common';
 import { compiledServer, runChild, tempDir } from './harness';
 import type { Seeded } from './seed';
 
-/** `count` distinct tokens signed with the seeded registry's `alg` key, as the token endpoint signs them. */
-export async function mintTokens(ctx: RunContext, seeded: Seeded, alg: 'RS256' | 'ES256', count: number): Promise<string[]> {
+/**
+ * `count` distinct tokens signed with the seeded registry's `alg` key, as the token endpoint signs them;
+ * with `jkt`, DPoP-bound to that key thumbprint (cnf.jkt, RFC 9449 §6.1).
+ */
+export async function mintTokens(ctx: RunContext, seeded: Seeded, alg: 'RS256' | 'ES256', count: number, options: { jkt?: string } = {}): Promise<string[]> {
   const out = path.join(tempDir(), 'tokens.txt');
   const minted = await runChild('minter', compiledServer('minter'), {
     db: seeded.db,
@@ -17,8 +20,9 @@ export async function mintTokens(ctx: RunContext, seeded: Seeded, alg: 'RS256' |
     audience: AUDIENCE,
     scope: SCOPE,
     out,
+    ...(options.jkt === undefined ? {} : { jkt: options.jkt }),
   });
-  ctx.log(`  minted ${fmt(count)} ${alg} tokens in ${String(minted.seconds)} s`);
+  ctx.log(`  minted ${fmt(count)} ${options.jkt === undefined ? '' : 'DPoP-bound '}${alg} tokens in ${String(minted.seconds)} s`);
   const tokens = readFileSync(out, 'utf8').split('\n');
   if (tokens.length !== count || new Set(tokens).size !== count) throw new Error('the minter did not produce distinct tokens');
   return tokens;

@@ -3,7 +3,8 @@
  * signs `count` distinct access tokens exactly as ccgate's token endpoint does (buildClaims +
  * signAccessToken with the registry's active key, loaded through the same Keyring) and writes them to
  * `out`, one per line. node:crypto's async sign spreads the work over libuv's thread pool.
- * argv[2]: {"db","alg","count","clientId","issuer","audience","scope","out"}. Prints {"count":N,"seconds":S}.
+ * argv[2]: {"db","alg","count","clientId","issuer","audience","scope","out"} and optionally "jkt" (every token then DPoP-bound to
+ * that key thumbprint, cnf.jkt, as the token endpoint binds a token requested with a DPoP proof). Prints {"count":N,"seconds":S}.
  */
 import { writeFileSync } from 'node:fs';
 import { holdOpen } from './hold-open';
@@ -19,6 +20,7 @@ interface Config {
   audience: string;
   scope: string;
   out: string;
+  jkt?: string;
 }
 
 async function main(): Promise<void> {
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
         scopes: [config.scope],
         lifetimeSeconds: 3600,
         now: Math.floor(Date.now() / 1000),
+        jkt: config.jkt,
       });
       jobs.push(signAccessToken(claims, key).then((t) => void (tokens[j] = t)));
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `ccgate` command: manages the registry file the server reads (groups, clients, revocations, keys).
+// The `ccgate` command: manages the registry file the server reads (groups, clients, resources, revocations, keys).
 import { Command, CommanderError, Option } from 'commander';
 import { CliError, ConfigurationError, EXIT_REFUSED, EXIT_USAGE, RegistryError } from '../errors';
 import { DEFAULTS } from '../defaults';
@@ -7,6 +7,7 @@ import { integerArg } from './args';
 import { registerClientCommands } from './commands/client';
 import { registerGroupCommands } from './commands/group';
 import { registerKeyCommands } from './commands/key';
+import { registerResourceCommands } from './commands/resource';
 import { registerTokenCommands } from './commands/token';
 import { printNotice } from './output';
 
@@ -25,8 +26,11 @@ Examples:
   $ export CCGATE_DB=/var/lib/ccgate/registry.db   # or postgres://ccgate@db.internal/ccgate
   $ ccgate group create reporting --scopes "reports:read reports:write"
   $ ccgate client create "billing service" --groups reporting
+  $ ccgate client create "edge proxy" --groups reporting --auth-method private_key_jwt --jwks keys.json
+  $ ccgate client set-jwks <client_id> --jwks new-keys.json    # key rollover: replaces the old set at once
   $ ccgate client show <client_id> --json
   $ ccgate client rotate-secret <client_id> --overlap 24h
+  $ ccgate resource create https://api.example.com/reports --scopes "reports:read reports:write"
   $ ccgate token revoke <access_token>
   $ ccgate --db registry.db key rotate --alg ES256 --lead 1h
   $ ccgate key revoke <kid>                        # a leaked signing key, killed at once
@@ -35,7 +39,7 @@ Examples:
 export function createProgram(): Command {
   // Settings made here before .command() are inherited by every subcommand.
   const program = new Command('ccgate')
-    .description('Administer a ccgate registry: groups of scopes, clients, token revocations and signing keys.')
+    .description('Administer a ccgate registry: groups of scopes, clients, resources (APIs), token revocations and signing keys.')
     .addOption(new Option('--db <path>', 'the registry the server uses: a SQLite file, or a postgres:// URL').env('CCGATE_DB'))
     .addOption(
       new Option('--bcrypt-cost <n>', 'bcrypt cost for new client secrets (4-15)').env('CCGATE_BCRYPT_COST').argParser(integerArg).default(DEFAULTS.bcryptCost),
@@ -47,6 +51,7 @@ export function createProgram(): Command {
     .addHelpText('after', HELP_AFTER);
   registerGroupCommands(program);
   registerClientCommands(program);
+  registerResourceCommands(program);
   registerTokenCommands(program);
   registerKeyCommands(program);
   return program;

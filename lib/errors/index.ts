@@ -3,3 +3,4 @@ export * from './oauth';
 export * from './bearer';
 export * from './rejection';
 export * from './faults';
+export * from './remote';

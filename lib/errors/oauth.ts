@@ -4,7 +4,10 @@
  * three response methods it needs.
  */
 
-/** Codes of RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1 and RFC 6749 §4.1.2.1 (temporarily_unavailable). */
+/**
+ * Codes of RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2 (invalid_target), RFC 9449 §5
+ * and §8 (invalid_dpop_proof, use_dpop_nonce) and RFC 6749 §4.1.2.1 (temporarily_unavailable).
+ */
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -12,6 +15,9 @@ export type OAuthErrorCode =
   | 'unauthorized_client'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'unsupported_token_type'
   | 'invalid_token'
   | 'insufficient_scope'
@@ -58,6 +64,15 @@ export const invalidRequest = (description: string): TokenEndpointError => new T
 export const unsupportedGrantType = (description: string): TokenEndpointError => new TokenEndpointError(400, 'unsupported_grant_type', description);
 export const unauthorizedClient = (description: string): TokenEndpointError => new TokenEndpointError(400, 'unauthorized_client', description);
 export const invalidScope = (description: string): TokenEndpointError => new TokenEndpointError(400, 'invalid_scope', description);
+/** RFC 8707 §2: the requested resource is invalid, unknown, or not one this client may get a token for. */
+export const invalidTarget = (description: string): TokenEndpointError => new TokenEndpointError(400, 'invalid_target', description);
+/** RFC 9449 §5: the token request's DPoP proof is invalid (400). */
+export const invalidDpopProof = (description: string): TokenEndpointError => new TokenEndpointError(400, 'invalid_dpop_proof', description);
+/** RFC 9449 §8: the proof must carry the server's nonce, which DPoP-Nonce gives; the client retries with it (400). */
+export const useDpopNonce = (nonce: string): TokenEndpointError =>
+  new TokenEndpointError(400, 'use_dpop_nonce', 'The authorization server requires a nonce in the DPoP proof: use the one in DPoP-Nonce.', {
+    'DPoP-Nonce': nonce,
+  });
 export const serverError = (description = 'The server could not complete the request.'): TokenEndpointError =>
   new TokenEndpointError(500, 'server_error', description);
 export const temporarilyUnavailable = (description: string, retryAfterSeconds: number, status = 503): TokenEndpointError =>

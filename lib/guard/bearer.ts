@@ -1,8 +1,10 @@
 /**
- * Bearer token extraction, RFC 6750 §2. Only the Authorization header is accepted: RFC 9700 §4.3.2
- * and RFC 6750 §5.3 warn against tokens in URIs, and form-body tokens need a parsed body we do not own.
+ * Access token extraction: RFC 6750 §2 (Bearer) and RFC 9449 §7.1 (DPoP). Only the Authorization
+ * header is accepted: RFC 9700 §4.3.2 and RFC 6750 §5.3 warn against tokens in URIs, and form-body
+ * tokens need a parsed body we do not own.
  */
 
+import type { TokenScheme } from '../errors';
 import { authorizationHeaderCount } from '../headers';
 
 /** What extraction reads from a request (an Express Request satisfies it). */
@@ -14,9 +16,9 @@ export interface BearerSource {
   body?: unknown;
 }
 
-export type Extraction = { kind: 'token'; token: string } | { kind: 'none' } | { kind: 'malformed'; reason: string };
+export type Extraction = { kind: 'token'; token: string; scheme: TokenScheme } | { kind: 'none' } | { kind: 'malformed'; reason: string };
 
-// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; RFC 9449 §7.1: the same token68 after "DPoP".
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 
 function hasParam(container: unknown, name: string): boolean {
@@ -35,11 +37,17 @@ export function extractBearerToken(req: BearerSource): Extraction {
   // Node keeps only the first of repeated Authorization headers: look at the raw list (RFC 6750 §3.1).
   if (authorizationHeaderCount(req.rawHeaders) > 1) return { kind: 'malformed', reason: 'More than one Authorization header.' };
   const space = header.indexOf(' ');
-  const scheme = space === -1 ? header : header.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') return { kind: 'none' }; // another scheme: no bearer credentials
+  const scheme = schemeOf(space === -1 ? header : header.slice(0, space));
+  if (scheme === null) return { kind: 'none' }; // another scheme: no access token
   const token = header.slice(space + 1).replace(/^ +/, '');
-  if (space === -1 || !B64TOKEN.test(token)) return { kind: 'malformed', reason: 'Malformed Bearer authorization header.' };
+  if (space === -1 || !B64TOKEN.test(token)) return { kind: 'malformed', reason: `Malformed ${scheme} authorization header.` };
   // RFC 6750 §3.1: more than one method of including the token.
   if (inUri || inBody) return { kind: 'malformed', reason: 'The access token was sent in more than one way.' };
-  return { kind: 'token', token };
+  return { kind: 'token', token, scheme };
+}
+
+/** Auth schemes are case-insensitive (RFC 9110 §11.1). */
+function schemeOf(name: string): TokenScheme | null {
+  const lower = name.toLowerCase();
+  return lower === 'bearer' ? 'Bearer' : lower === 'dpop' ? 'DPoP' : null;
 }

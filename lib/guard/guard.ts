@@ -1,4 +1,4 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response, Router } from 'express';
 import {
   ConfigurationError,
   InsufficientScopeError,
@@ -21,7 +21,9 @@ import type { GuardRefusal } from '../metrics/telemetry';
 import { isScopeToken } from '../scope';
 import type { AccessTokenClaims, AccessTokenValidator } from '../tokens';
 import { extractBearerToken } from './bearer';
+import { checkSenderConstraint, dpopChallenge } from './dpop';
 import { resolveGuardOptions, type GuardOptions } from './options';
+import { protectedResourceMetadataRouter } from './resource-metadata';
 
 /** What a guarded handler finds on `req.auth`. */
 export interface AuthInfo {
@@ -29,6 +31,10 @@ export interface AuthInfo {
   scopes: string[];
   claims: AccessTokenClaims;
   token: string;
+  /** How the token was presented: 'DPoP' for a sender-constrained token (RFC 9449), else 'Bearer'. */
+  tokenType: 'Bearer' | 'DPoP';
+  /** The RFC 7638 thumbprint of the key the token is bound to (cnf.jkt), proven by this request's DPoP proof; null for a bearer token. */
+  jkt: string | null;
 }
 
 declare module 'express-serve-static-core' {
@@ -45,6 +51,11 @@ export interface Guard {
   requireScope(...scopes: string[]): RequestHandler;
   /** Validates, then requires at least one of `scopes`. */
   requireAnyScope(...scopes: string[]): RequestHandler;
+  /**
+   * RFC 9728 protected resource metadata, from the `protectedResource` option: a router serving
+   * /.well-known/oauth-protected-resource (+ the resource's path); mount at the app's root.
+   */
+  protectedResourceMetadata(): Router;
 }
 
 type ScopeRule = { needed: string[]; all: boolean } | null;
@@ -68,6 +79,12 @@ function faultReason(fault: unknown): GuardRefusal {
   return fault instanceof RegistryUnavailableError ? 'registry_unavailable' : 'server_error';
 }
 
+/** The metrics' reason for a sender-constraint refusal. */
+function bindingRefusal(err: OAuthError): GuardRefusal {
+  if (err.code === 'invalid_dpop_proof' || err.code === 'use_dpop_nonce') return err.code;
+  return 'dpop_binding';
+}
+
 function assertRouteScopes(scopes: string[]): void {
   if (scopes.length === 0) throw new ConfigurationError('scopes', 'requireScope needs at least one scope');
   for (const s of scopes) {
@@ -85,9 +102,9 @@ function scopeError(rule: NonNullable<ScopeRule>, granted: Set<string>, challeng
 }
 
 /** Builds the three middleware factories around one validator (local or remote). */
-export function createGuard(validator: AccessTokenValidator, guardOptions: GuardOptions = {}): Guard {
-  const options = resolveGuardOptions(guardOptions);
-  const challenge: BearerChallenge = { realm: options.realm };
+export function createGuard(validator: AccessTokenValidator, guardOptions: GuardOptions = {}, issuer?: string): Guard {
+  const options = resolveGuardOptions(guardOptions, issuer);
+  const challenge: BearerChallenge = dpopChallenge(options.dpop, { realm: options.realm, resourceMetadata: options.protectedResource?.url });
   const fail =
     options.errors === 'next'
       ? (err: OAuthError, _res: Response, next: NextFunction) => next(err)
@@ -118,17 +135,20 @@ export function createGuard(validator: AccessTokenValidator, guardOptions: Guard
     const extracted = extractBearerToken(req);
     if (extracted.kind === 'none') return refused('missing_token', new MissingTokenError(challenge));
     if (extracted.kind === 'malformed') return refused('invalid_request', new InvalidBearerRequestError(extracted.reason, challenge));
+    const used = { ...challenge, used: extracted.scheme };
     let claims: AccessTokenClaims;
     try {
       claims = await validator.validate(extracted.token);
     } catch (err) {
       if (!(err instanceof TokenRejected)) throw err;
       options.events?.emit({ type: 'token.rejected', reason: err.reason, where: 'guard', requestId: requestIdOf(req, res) });
-      return refused(err.reason, new InvalidTokenError(err.message, challenge));
+      return refused(err.reason, new InvalidTokenError(err.message, used));
     }
+    const binding = await checkSenderConstraint(req, extracted.scheme, extracted.token, claims, options.dpop, used);
+    if ('code' in binding) return refused(bindingRefusal(binding), binding);
     const scopes = claims.scope === '' ? [] : claims.scope.split(' ');
     if (rule) {
-      const denied = scopeError(rule, new Set(scopes), challenge);
+      const denied = scopeError(rule, new Set(scopes), used);
       if (denied) {
         options.events?.emit({
           type: 'scope.denied',
@@ -140,7 +160,9 @@ export function createGuard(validator: AccessTokenValidator, guardOptions: Guard
         return refused('insufficient_scope', denied);
       }
     }
-    req.auth = { clientId: claims.client_id, scopes, claims, token: extracted.token };
+    req.auth = { clientId: claims.client_id, scopes, claims, token: extracted.token, tokenType: binding.jkt === null ? 'Bearer' : 'DPoP', jkt: binding.jkt };
+    // RFC 9449 §9: a fresh resource-server nonce on every answer, so the client's next proof can carry it.
+    if (options.dpop.nonces && binding.jkt !== null) res.setHeader('DPoP-Nonce', options.dpop.nonces.current());
     telemetry.guardAccepted();
     return null;
   }
@@ -170,6 +192,10 @@ export function createGuard(validator: AccessTokenValidator, guardOptions: Guard
     requireAnyScope(...scopes) {
       assertRouteScopes(scopes);
       return middleware({ needed: scopes, all: false });
+    },
+    protectedResourceMetadata() {
+      if (!options.protectedResource) throw new ConfigurationError('protectedResource', 'protectedResourceMetadata() needs the protectedResource option');
+      return protectedResourceMetadataRouter(options.protectedResource);
     },
   };
 }

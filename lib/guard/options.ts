@@ -2,10 +2,27 @@ import { DEFAULTS } from '../defaults';
 import { ConfigurationError } from '../errors';
 import type { AuditEvents } from '../events';
 import { NO_TELEMETRY, type GuardTelemetry } from '../metrics/telemetry';
-import { DEFAULT_ALGORITHMS, type SigningAlgorithm, type VerifiedCacheOptions, type VerifierOptions } from '../tokens';
+import { DEFAULT_ALGORITHMS, DpopNonces, htuOf, type SigningAlgorithm, type VerifiedCacheOptions, type VerifierOptions } from '../tokens';
+import type { DpopGuardConfig, DpopReplayStore } from './dpop';
 import type { FetchLike } from './http-json';
 import type { IntrospectionOptions } from './remote-introspection';
 import type { RemoteJwksOptions } from './remote-jwks';
+import { MemoryReplayStore } from './memory-replay';
+import { resolveProtectedResource, type ProtectedResourceMetadata, type ProtectedResourceOptions } from './resource-metadata';
+
+/** DPoP at the resource server (RFC 9449 §7, §9). Bound tokens are always checked; these shape the rest. */
+export interface GuardDpopOptions {
+  /** Accept DPoP-bound tokens only; a bearer token is then invalid_token (default false). */
+  required?: boolean;
+  /** The public origin clients call, e.g. "https://api.example.com", used for the proof's htu; default the request's own (set Express's `trust proxy` behind a TLS-terminating proxy). */
+  publicBaseUrl?: string;
+  /** How far a proof's iat may lie from now, in seconds (default 60). */
+  proofWindowSeconds?: number;
+  /** Resource-server nonces (RFC 9449 §9), keyed by this secret (at least 16 bytes; instances with the same secret share them). Default: none. */
+  nonceSecret?: string;
+  /** Where proof ids are remembered: default the registry (local guard) or this process's memory (remoteGuard). */
+  replay?: DpopReplayStore;
+}
 
 export interface GuardOptions {
   /** RFC 6750 §3 realm in WWW-Authenticate (default "ccgate"). */
@@ -20,6 +37,13 @@ export interface GuardOptions {
   events?: AuditEvents;
   /** Where each decision is counted (ccgate() passes its metrics); default nowhere. */
   telemetry?: GuardTelemetry;
+  /** DPoP-bound tokens (RFC 9449): see GuardDpopOptions. */
+  dpop?: GuardDpopOptions;
+  /**
+   * RFC 9728: what this API says about itself. Given, guard.protectedResourceMetadata() serves it at
+   * /.well-known/oauth-protected-resource (+ the resource's path), and every challenge names it (§5.1).
+   */
+  protectedResource?: ProtectedResourceOptions;
 }
 
 /** What the guard runs with: every default applied. */
@@ -28,12 +52,39 @@ export interface ResolvedGuardOptions {
   errors: 'respond' | 'next';
   events?: AuditEvents;
   telemetry: GuardTelemetry;
+  dpop: DpopGuardConfig;
+  protectedResource: ProtectedResourceMetadata | null;
 }
 
-export function resolveGuardOptions(options: GuardOptions): ResolvedGuardOptions {
+/** `issuer`: the authorization server the metadata names by default (the local guard's, or remoteGuard's). */
+export function resolveGuardOptions(options: GuardOptions, issuer?: string): ResolvedGuardOptions {
   const errors = options.errors ?? DEFAULTS.guardErrors;
   if (errors !== 'respond' && errors !== 'next') throw new ConfigurationError('errors', `errors must be 'respond' or 'next', got "${String(errors)}"`);
-  return { realm: options.realm ?? DEFAULTS.realm, errors, events: options.events, telemetry: options.telemetry ?? NO_TELEMETRY };
+  const dpop = resolveDpop(options.dpop ?? {});
+  return {
+    realm: options.realm ?? DEFAULTS.realm,
+    errors,
+    events: options.events,
+    telemetry: options.telemetry ?? NO_TELEMETRY,
+    dpop,
+    protectedResource: options.protectedResource ? resolveProtectedResource(options.protectedResource, { issuer, dpopRequired: dpop.required }) : null,
+  };
+}
+
+function resolveDpop(options: GuardDpopOptions): DpopGuardConfig {
+  const base = options.publicBaseUrl;
+  if (base !== undefined && (htuOf(base) === null || new URL(base).pathname !== '/' || base.endsWith('/'))) {
+    throw new ConfigurationError('dpop.publicBaseUrl', 'dpop.publicBaseUrl must be an origin such as https://api.example.com (no path, no trailing slash)');
+  }
+  return {
+    required: options.required ?? false,
+    nonces: options.nonceSecret === undefined ? null : new DpopNonces({ secret: options.nonceSecret }),
+    publicBaseUrl: base ?? null,
+    windowSeconds: seconds('dpop.proofWindowSeconds', options.proofWindowSeconds ?? DEFAULTS.dpop.proofWindowSeconds),
+    clockToleranceSeconds: DEFAULTS.clockToleranceSeconds,
+    maxProofLength: DEFAULTS.dpop.maxProofLength,
+    replay: options.replay ?? new MemoryReplayStore(),
+  };
 }
 
 interface RemoteGuardBase extends GuardOptions {

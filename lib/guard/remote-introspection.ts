@@ -4,6 +4,7 @@ import { setBounded } from '../bounded-map';
 import { IssuerUnavailableError, TokenRejected } from '../errors';
 import { DEFAULTS } from '../defaults';
 import { assertLifetime, VerifiedTokenCache, type AccessTokenClaims, type AccessTokenValidator } from '../tokens';
+import { hasUsableJkt } from '../tokens/verifier';
 import { discover, fetchJson, type FetchLike } from './http-json';
 
 export interface IntrospectionOptions {
@@ -27,7 +28,7 @@ export interface IntrospectionOptions {
 /** RFC 7662 §2.2 answer -> our claims, checking it is a ccgate-style access token for us (and not too long-lived). */
 function claimsFrom(answer: Record<string, unknown>, issuer: string, audiences: string[], now: number): AccessTokenClaims {
   if (answer.active !== true) throw new TokenRejected('inactive', 'The access token is not active.');
-  const { exp, iat, jti, client_id: clientId, sub, scope, iss, aud } = answer;
+  const { exp, iat, jti, client_id: clientId, sub, scope, iss, aud, cnf } = answer;
   if (iss !== undefined && iss !== issuer) throw new TokenRejected('wrong_issuer', 'The access token was issued by someone else.');
   const tokenAudiences: unknown[] = Array.isArray(aud) ? aud : aud === undefined ? [] : [aud];
   if (!tokenAudiences.some((a) => typeof a === 'string' && audiences.includes(a))) {
@@ -46,7 +47,15 @@ function claimsFrom(answer: Record<string, unknown>, issuer: string, audiences: 
     jti: typeof jti === 'string' ? jti : '',
     client_id: clientId,
     scope,
+    // RFC 9449 §6.2: the key a DPoP-bound token is bound to, for the guard's proof check.
+    ...(cnf === undefined ? {} : { cnf: confirmation(cnf) }),
   };
+}
+
+/** A confirmation we cannot check must not pass as a bearer token (RFC 9449 §6.2). */
+function confirmation(cnf: unknown): { jkt: string } {
+  if (!hasUsableJkt(cnf)) throw new TokenRejected('malformed', 'The access token is bound by a confirmation method that is not supported.');
+  return { jkt: (cnf as { jkt: string }).jkt };
 }
 
 /**

@@ -14,5 +14,15 @@ export function remoteGuard(options: RemoteGuardOptions): Guard {
     resolved.mode === 'introspection'
       ? new IntrospectionValidator(resolved.introspection)
       : verifyingValidator(new AccessTokenVerifier(new RemoteJwks(resolved.keys), resolved.verifier));
-  return createGuard(validator, { realm: options.realm, errors: options.errors, events: options.events });
+  return createGuard(
+    validator,
+    {
+      realm: options.realm,
+      errors: options.errors,
+      events: options.events,
+      dpop: options.dpop,
+      protectedResource: options.protectedResource,
+    },
+    options.issuer,
+  );
 }

@@ -4,9 +4,9 @@ import { BasicStrategy } from 'passport-http';
 import { HasherBusyError, invalidClient, invalidRequest, temporarilyUnavailable, throttledClient } from '../errors';
 import type { AuditEvents } from '../events';
 import type { ClientCredentials } from '../registry';
-import type { Verdict } from './client-verification';
-import type { ClientVerification } from './client-verification';
-import { presentedCredentials, type ClientAuthMethod, type PresentedCredentials } from './presented-credentials';
+import type { AssertionVerification } from './assertion-verification';
+import type { ClientVerification, Verdict } from './client-verification';
+import { presentedCredentials, type PresentedCredentials, type PresentedMethod } from './presented-credentials';
 import { formOf } from './request-state';
 
 type Done = (err: unknown, client?: ClientCredentials | false, verdict?: Verdict) => void;
@@ -50,20 +50,23 @@ class ClientSecretBasicStrategy extends BasicStrategy {
   }
 }
 
-/** client_secret_post (RFC 6749 §2.3.1): client_id and client_secret in the form body. */
-class ClientSecretPostStrategy extends Strategy {
-  override name = 'client_secret_post';
-  constructor(readonly verifyClient: VerifyClient) {
+/** A method whose credentials are all in the form body: client_secret_post (RFC 6749 §2.3.1), private_key_jwt (RFC 7523 §2.2). */
+class FormCredentialsStrategy extends Strategy {
+  constructor(
+    override readonly name: 'client_secret_post' | 'private_key_jwt',
+    readonly verifyClient: VerifyClient,
+  ) {
     super();
   }
 
-  override authenticate(this: StrategyCreated<ClientSecretPostStrategy>, req: Request, options: WithCredentials): void {
+  override authenticate(this: StrategyCreated<FormCredentialsStrategy>, req: Request, options: WithCredentials): void {
     settle(this, this.verifyClient(options.presented, req.ip));
   }
 }
 
 export interface ClientAuthenticationDeps {
   verification: ClientVerification;
+  assertions: AssertionVerification;
   realm: string;
   /** Milliseconds a throttled caller (or one refused for a full bcrypt queue) waits for its answer: a tarpit. */
   lockedDelayMs: number;
@@ -83,17 +86,21 @@ const later = (ms: number, answer: () => void): void => {
  * Expects res.locals.form to be the parsed form. Unknown client and wrong secret fail identically.
  */
 export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHandler {
-  const verifyClient: VerifyClient = (presented, address) =>
-    presented.clientId === null ? Promise.resolve({ kind: 'refused', delayMs: 0 }) : deps.verification.verify(presented.clientId, presented.secrets, address);
+  const verifyClient: VerifyClient = (presented, address) => {
+    if (presented.method === 'private_key_jwt') return deps.assertions.verify(presented.clientId, presented.assertion);
+    if (presented.clientId === null) return Promise.resolve({ kind: 'refused', delayMs: 0, detail: 'client_unknown' });
+    return deps.verification.verify(presented.method, presented.clientId, presented.secrets, address);
+  };
   const passport = new Passport();
   passport.use(new ClientSecretBasicStrategy(deps.realm, verifyClient));
-  passport.use(new ClientSecretPostStrategy(verifyClient));
+  passport.use(new FormCredentialsStrategy('client_secret_post', verifyClient));
+  passport.use(new FormCredentialsStrategy('private_key_jwt', verifyClient));
 
   return (req, res, next) => {
     const address = req.ip;
     const requestId = res.locals.requestId;
-    const failed = (clientId: string | null, method: ClientAuthMethod | 'both' | 'none', reason: FailureReason): void =>
-      deps.events.emit({ type: 'client.auth_failed', clientId, method, reason, address, requestId });
+    const failed = (clientId: string | null, method: PresentedMethod, reason: FailureReason, detail?: string): void =>
+      deps.events.emit({ type: 'client.auth_failed', clientId, method, reason, detail, address, requestId });
     const presented = presentedCredentials(req.headers, req.rawHeaders, formOf(res));
     if ('refusal' in presented) {
       if (presented.refusal === 'missing') {
@@ -118,7 +125,7 @@ export function clientAuthentication(deps: ClientAuthenticationDeps): RequestHan
         deps.events.emit({ type: 'client.throttled', clientId, retryAfter: verdict.retryAfter, address, requestId });
         return later(deps.lockedDelayMs, () => next(throttledClient(deps.realm, verdict.retryAfter)));
       }
-      failed(clientId, method, 'invalid_credentials');
+      failed(clientId, method, 'invalid_credentials', verdict?.kind === 'refused' ? verdict.detail : undefined);
       later(verdict?.kind === 'refused' ? verdict.delayMs : 0, () => next(invalidClient(deps.realm)));
     };
     const options: WithCredentials & { session: false } = { session: false, presented };

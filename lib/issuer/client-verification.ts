@@ -1,15 +1,19 @@
 import type { ClientCredentials, Registry } from '../registry';
+import type { SecretMethod } from './presented-credentials';
 import type { SecretVerifier } from './secret-verifier';
 import { authAttempt, type AuthAttempt, type FailureThrottle } from './throttle';
 
 /** Longest client_id we look up; longer ones are unknown by definition (ours are 22 characters). */
-const MAX_CLIENT_ID_LENGTH = 256;
+export const MAX_CLIENT_ID_LENGTH = 256;
 
 /** What checking presented credentials concluded. */
 export type Verdict =
   | { kind: 'authenticated'; client: ClientCredentials }
-  /** Unknown client, wrong secret, disabled client: all alike. `delayMs`: the answer is held back that long. */
-  | { kind: 'refused'; delayMs: number }
+  /**
+   * Unknown client, wrong secret, disabled client, another method than the client's own: all alike.
+   * `delayMs`: the answer is held back that long; `detail`: why, for the audit event only.
+   */
+  | { kind: 'refused'; delayMs: number; detail?: string }
   /** This address made too many failed attempts: it waits `retryAfter` seconds. */
   | { kind: 'throttled'; retryAfter: number };
 
@@ -29,11 +33,12 @@ export interface ClientVerificationDeps {
 export class ClientVerification {
   constructor(private readonly deps: ClientVerificationDeps) {}
 
-  async verify(clientId: string, secrets: string[], address: string | undefined): Promise<Verdict> {
+  async verify(method: SecretMethod, clientId: string, secrets: string[], address: string | undefined): Promise<Verdict> {
     const client = clientId.length <= MAX_CLIENT_ID_LENGTH ? await this.deps.registry.findClientCredentials(clientId) : null;
     const attempt = authAttempt(clientId, address);
     if (secrets.length === 0) return this.withoutSecret(client, attempt);
-    const hashes = client?.type === 'confidential' ? client.secretHashes : null;
+    // RFC 6749 §2.3: a client uses its own method only. Another one costs and answers as an unknown client.
+    const hashes = client?.type === 'confidential' && client.authMethod === method ? client.secretHashes : null;
     if (client?.enabled && hashes && this.deps.secrets.recognizes(clientId, secrets, hashes)) return { kind: 'authenticated', client };
     const { throttle } = this.deps;
     const wait = throttle ? await throttle.retryAfter(attempt) : 0;
@@ -48,7 +53,8 @@ export class ClientVerification {
       return { kind: 'authenticated', client };
     }
     const delayMs = throttle ? await throttle.recordFailure(attempt, true) : 0;
-    return lockedFor > 0 ? { kind: 'throttled', retryAfter: lockedFor } : { kind: 'refused', delayMs };
+    if (lockedFor > 0) return { kind: 'throttled', retryAfter: lockedFor };
+    return { kind: 'refused', delayMs, detail: detailOf(client, method) };
   }
 
   /** A client that only identified itself: a public client (RFC 6749 §2.3.1 / §3.2.1), else a failure of the address alone. */
@@ -60,4 +66,11 @@ export class ClientVerification {
     await throttle?.recordFailure(attempt, false);
     return { kind: 'refused', delayMs: 0 };
   }
+}
+
+/** Why a secret was refused, for the audit event only (the answer is the same). */
+function detailOf(client: ClientCredentials | null, method: SecretMethod): string {
+  if (client === null) return 'client_unknown';
+  if (client.authMethod !== method) return 'wrong_method';
+  return client.enabled ? 'wrong_secret' : 'client_disabled';
 }

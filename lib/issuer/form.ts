@@ -1,4 +1,13 @@
-import { invalidRequest } from '../errors';
+import { invalidRequest, invalidTarget } from '../errors';
+
+/**
+ * RFC 8707 §2 lets a client repeat `resource` to ask for one token valid at several resources;
+ * ccgate issues a token for one resource at a time, and says so with the RFC's own error.
+ */
+const repeated = (name: string): Error =>
+  name === 'resource'
+    ? invalidTarget('Request one resource per token: the resource parameter may not be repeated.')
+    : invalidRequest(`The ${printable(name)} parameter is repeated.`);
 
 /**
  * Parses an application/x-www-form-urlencoded body (RFC 6749 Appendix B) strictly:
@@ -8,7 +17,7 @@ export function parseForm(body: string): Map<string, string> {
   const params = new Map<string, string>();
   const seen = new Set<string>();
   for (const [name, value] of new URLSearchParams(body)) {
-    if (seen.has(name)) throw invalidRequest(`The ${printable(name)} parameter is repeated.`);
+    if (seen.has(name)) throw repeated(name);
     seen.add(name);
     if (value !== '') params.set(name, value);
   }
@@ -25,7 +34,7 @@ export function formParams(body: unknown): Map<string, string> {
   if (typeof body !== 'object' || body === null) return parseForm('');
   const params = new Map<string, string>();
   for (const [name, value] of Object.entries(body)) {
-    if (Array.isArray(value)) throw invalidRequest(`The ${printable(name)} parameter is repeated.`);
+    if (Array.isArray(value)) throw repeated(name);
     if (typeof value !== 'string') throw invalidRequest(`The ${printable(name)} parameter is malformed.`);
     if (value !== '') params.set(name, value);
   }

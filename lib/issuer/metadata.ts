@@ -1,9 +1,9 @@
 import { Router } from 'express';
-import type { Registry } from '../registry';
+import { CLIENT_AUTH_METHODS, type Registry } from '../registry';
+import { ASSERTION_ALGORITHMS } from '../tokens';
+import { DPOP_ALGORITHMS } from '../tokens/dpop';
 import { authorizationServerMetadataPath } from '../well-known';
 import { oauthErrorHandler, type ErrorHandlerOptions } from './http';
-
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
 
 export interface MetadataConfig extends ErrorHandlerOptions {
   registry: Registry;
@@ -27,9 +27,15 @@ export async function buildMetadata(config: MetadataConfig): Promise<Record<stri
     // No authorization endpoint: no response types (the member is REQUIRED by RFC 8414 §2).
     response_types_supported: [],
     grant_types_supported: ['client_credentials'],
-    token_endpoint_auth_methods_supported: AUTH_METHODS,
-    introspection_endpoint_auth_methods_supported: AUTH_METHODS,
-    revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    // The same client authentication at all three endpoints; the algorithms are those of private_key_jwt assertions (RFC 7523).
+    token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGORITHMS,
+    // RFC 9449 §5.1: the algorithms the token endpoint accepts for DPoP proofs.
+    dpop_signing_alg_values_supported: DPOP_ALGORITHMS,
   };
 }
 

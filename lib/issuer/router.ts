@@ -5,10 +5,15 @@ import type { AuditEvents } from '../events';
 import { timeRequests } from '../metrics/latency';
 import type { IssuerTelemetry } from '../metrics/telemetry';
 import type { Registry } from '../registry';
+import type { RemoteKeySetPolicy } from '../remote/key-set';
 import type { AccessTokenValidator, Keyring, SigningAlgorithm } from '../tokens';
+import { htuOf } from '../tokens/dpop';
+import { AssertionVerification } from './assertion-verification';
 import { clientAuthentication } from './client-auth';
+import { ClientKeySets } from './client-keys';
 import { clientRateLimit } from './client-rate-limit';
 import { ClientVerification } from './client-verification';
+import { DpopBinding, type DpopNonceSource } from './dpop-binding';
 import { assignRequestId, formBody, methodNotAllowed, noStore, oauthErrorHandler, requireHttps, type ErrorHandlerOptions } from './http';
 import { introspectEndpoint } from './introspect';
 import { jwksEndpoint } from './jwks';
@@ -33,8 +38,18 @@ export interface IssuerConfig extends ErrorHandlerOptions {
   tokenLifetime: number;
   realm: string;
   maxBodyBytes: number;
-  /** Longest token the guards read: the token endpoint never issues a longer one. */
+  /** Longest token the guards read: the token endpoint never issues a longer one (nor reads a longer client assertion). */
   maxTokenLength: number;
+  /** Absolute URL of the token router, e.g. https://api.example.com/oauth: `${endpointsBase}/token` is an assertion's audience. */
+  endpointsBase: string;
+  /** Refuse token requests without `resource` (RFC 8707). */
+  requireResource: boolean;
+  clockToleranceSeconds: number;
+  /** private_key_jwt: the longest an assertion may live, and how client jwks_uri key sets are fetched. */
+  clientAssertionMaxLifetime: number;
+  clientKeySets: RemoteKeySetPolicy;
+  /** DPoP at the token endpoint (RFC 9449): the proof window, the longest proof, and server nonces (none: proofs need none). */
+  dpop: { proofWindowSeconds: number; maxProofLength: number; nonces?: DpopNonceSource };
   jwksMaxAge: number;
   introspectScope: string;
   /** Refuse plain HTTP on the token, introspection and revocation endpoints. */
@@ -73,7 +88,27 @@ export function createTokenRouter(config: IssuerConfig): Router {
   });
   const form = formBody(config.maxBodyBytes);
   const verification = new ClientVerification({ registry, secrets: config.secretVerifier, throttle: config.throttle });
-  const authenticate = clientAuthentication({ verification, realm: config.realm, lockedDelayMs: config.lockedDelayMs, events });
+  const assertions = new AssertionVerification({
+    registry,
+    keySets: new ClientKeySets(config.clientKeySets),
+    // RFC 7523 §3 item 3: the token endpoint URL; the issuer identifier is accepted too (RFC 7521 §5.1), at every endpoint.
+    audiences: [config.issuer, `${config.endpointsBase}/token`],
+    maxLifetimeSeconds: config.clientAssertionMaxLifetime,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    maxLength: config.maxTokenLength,
+  });
+  const authenticate = clientAuthentication({ verification, assertions, realm: config.realm, lockedDelayMs: config.lockedDelayMs, events });
+  const tokenEndpoint = `${config.endpointsBase}/token`;
+  const dpop = new DpopBinding({
+    // The configured public URL, in the form proofs' htu are compared in (RFC 9449 §4.3 item 9).
+    tokenEndpoint: htuOf(tokenEndpoint) ?? tokenEndpoint,
+    proofWindowSeconds: config.dpop.proofWindowSeconds,
+    clockToleranceSeconds: config.clockToleranceSeconds,
+    maxProofLength: config.dpop.maxProofLength,
+    nonces: config.dpop.nonces,
+    registry,
+    events,
+  });
   const transport: RequestHandler[] = config.requireHttps ? [requireHttps] : [];
   const post = (path: string, ...handlers: RequestHandler[]): void => {
     router.use(path, assignRequestId, noStore);
@@ -83,9 +118,13 @@ export function createTokenRouter(config: IssuerConfig): Router {
 
   if (config.telemetry) router.use('/token', timeRequests(config.telemetry));
   if (config.signingKeyMade) router.use('/token', afterKeyMade(config.signingKeyMade));
-  post('/token', checkGrantType, authenticate, issueToken({ signer, tokenLifetime: config.tokenLifetime, events }));
+  const resources = { findResource: (uri: string) => registry.findResource(uri), requireResource: config.requireResource };
+  // The proof is checked before client authentication (no bcrypt for a bad one), bound after it.
+  post('/token', checkGrantType, dpop.checkProof, authenticate, dpop.bindProof, issueToken({ signer, resources, tokenLifetime: config.tokenLifetime, events }));
   const limit = (limiter: RateLimiterAbstract | undefined, what: string): RequestHandler[] => (limiter ? [clientRateLimit(limiter, what)] : []);
-  const introspect = introspectEndpoint({ validator, introspectScope: config.introspectScope, events });
+  const defaultAudiences = Array.isArray(config.audience) ? config.audience : [config.audience];
+  const isIssuedAudience = async (aud: string): Promise<boolean> => defaultAudiences.includes(aud) || (await registry.findResource(aud)) !== null;
+  const introspect = introspectEndpoint({ validator, isIssuedAudience, introspectScope: config.introspectScope, events });
   post('/introspect', requireTokenParam, authenticate, requireConfidential, ...limit(config.introspectionLimiter, 'introspection'), introspect);
   post(
     '/revoke',

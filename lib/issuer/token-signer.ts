@@ -12,6 +12,14 @@ export interface TokenSignerConfig {
   maxTokenLength: number;
 }
 
+/** What a token is restricted to, beyond its client and scopes. */
+export interface TokenBinding {
+  /** The resource the token is for (RFC 8707); undefined: the configured audience. */
+  audience?: string;
+  /** The DPoP key (RFC 7638 thumbprint) the token is bound to (RFC 9449 §6.1); undefined: a bearer token. */
+  jkt?: string;
+}
+
 export interface IssuedToken {
   token: string;
   claims: AccessTokenClaims;
@@ -24,15 +32,16 @@ export class TokenSigner {
 
   constructor(private readonly config: TokenSignerConfig) {}
 
-  async issue(clientId: string, scopes: string[], lifetimeSeconds: number): Promise<IssuedToken> {
+  async issue(clientId: string, scopes: string[], lifetimeSeconds: number, binding: TokenBinding = {}): Promise<IssuedToken> {
     const key = await this.config.keyring.signingKey(this.config.algorithm);
     const claims = buildClaims({
       issuer: this.config.issuer,
-      audience: this.config.audience,
+      audience: binding.audience ?? this.config.audience,
       clientId,
       scopes,
       lifetimeSeconds,
       now: Math.floor(Date.now() / 1000),
+      jkt: binding.jkt,
     });
     const token = await signAccessToken(claims, key);
     if (token.length > this.config.maxTokenLength) {

@@ -49,6 +49,7 @@ export function watchedStorage(storage: RegistryStorage, telemetry: RegistryTele
   return {
     groups: watchedArea('groups', storage.groups, report),
     clients: watchedArea('clients', storage.clients, report),
+    resources: watchedArea('resources', storage.resources, report),
     keys: watchedArea('keys', storage.keys, report),
     revocations: watchedArea('revocations', storage.revocations, report),
     replay: watchedArea('replay', storage.replay, report),

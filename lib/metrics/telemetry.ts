@@ -19,7 +19,17 @@ export type CacheName = (typeof CACHE_NAMES)[number];
  * TokenRejected reason is a rejected token, the others are named here.
  */
 export type GuardRefusal =
-  RejectionReason | 'missing_token' | 'invalid_request' | 'insufficient_scope' | 'issuer_unavailable' | 'registry_unavailable' | 'server_error';
+  | RejectionReason
+  | 'missing_token'
+  | 'invalid_request'
+  /** RFC 9449: a bad DPoP proof; a bound token without its proof, or sent as Bearer; an unbound one where DPoP is required or sent as DPoP. */
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  | 'dpop_binding'
+  | 'insufficient_scope'
+  | 'issuer_unavailable'
+  | 'registry_unavailable'
+  | 'server_error';
 
 /** The guard's decisions: one call per guarded request. */
 export interface GuardTelemetry {

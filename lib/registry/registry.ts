@@ -6,32 +6,40 @@ import { conflict, invalid, notFound, RegistryError } from '../errors';
 import type { AuditEventInput, AuditEvents } from '../events';
 import { watchedStorage } from '../metrics/storage';
 import { NO_TELEMETRY, type RegistryTelemetry } from '../metrics/telemetry';
+import { checkKeySetUrl } from '../remote/key-set-url';
 import type { SigningAlgorithm, TokenStatus, TokenStatusSource } from '../tokens';
+import { parseClientJwks } from '../tokens/jwk-set';
 import { currentKey, firstKeyChange, generateKey, KEY_USE_GRANULARITY_SECONDS, removableKids, rotationChange, toKeyRecord } from './key-lifecycle';
 import { isPlaintextKey, KeyProtector, type KeySecrets } from './key-protection';
 import {
   assertAcceptableSecret,
   assertAlgorithm,
+  assertAuthMethod,
   assertBcryptCost,
   assertClientName,
   assertClientType,
+  assertDpopPolicy,
   assertGrantTypes,
   assertGroupName,
   assertLeadSeconds,
   assertOverlap,
+  assertResourceUri,
   assertRevocation,
   assertScopes,
   assertTokenTtl,
 } from './rules';
 import { generateClientId, generateSecret, hashSecret, hashSecretWithSalt } from './secrets';
-import type { CredentialsRow, KeyChange, KeyRow, LimiterOptions, PruneCounts, RegistryStorage } from './storage';
+import type { ClientKeysRow, CredentialsRow, KeyChange, KeyRow, LimiterOptions, PruneCounts, RegistryStorage } from './storage';
 import type {
   ClientCredentials,
+  ClientKeysSource,
   ClientRecord,
   CreatedClient,
+  DpopPolicy,
   GroupRecord,
   KeyRecord,
   NewClient,
+  ResourceRecord,
   RevocationInput,
   RewrapResult,
   RotateKeyOptions,
@@ -100,6 +108,8 @@ export class Registry implements TokenStatusSource {
   private statusesAt = -1;
   private readonly credentialCache = new Map<string, { credentials: CredentialsRow; until: number }>();
   private credentialsAt = -1;
+  private readonly resourceCache = new Map<string, ResourceRecord | null>();
+  private resourcesAt = -1;
   private readonly unwatch: () => void;
   private readonly pruneTimer: NodeJS.Timeout | undefined;
   private readonly telemetry: RegistryTelemetry;
@@ -202,14 +212,19 @@ export class Registry implements TokenStatusSource {
   async createClient(input: NewClient): Promise<CreatedClient> {
     const type = input.type ?? 'confidential';
     const grantTypes = input.grantTypes ?? ['client_credentials'];
+    const authMethod = input.authMethod ?? 'client_secret_basic';
+    const dpop = input.dpop ?? 'allowed';
     assertClientName(input.name);
     assertClientType(type);
     assertGrantTypes(grantTypes);
     assertTokenTtl(input.tokenTtl);
+    assertAuthMethod(authMethod);
+    assertDpopPolicy(dpop);
     const groups = [...new Set(input.groups ?? [])];
     if (type === 'public' && input.secret !== undefined) throw invalid('a public client has no secret');
     if (input.secret !== undefined) assertAcceptableSecret(input.secret);
-    const clientSecret = type === 'public' ? null : (input.secret ?? generateSecret());
+    const keys = authMethod === 'private_key_jwt' ? keysOfNewClient(input, type) : noKeys(input);
+    const clientSecret = type === 'public' || authMethod === 'private_key_jwt' ? null : (input.secret ?? generateSecret());
     // Hashed before the write: the transaction itself stays short and all-or-nothing.
     const secretHash = clientSecret === null ? null : await hashSecret(clientSecret, this.bcryptCost);
     const row = {
@@ -219,13 +234,41 @@ export class Registry implements TokenStatusSource {
       grantTypes,
       tokenTtl: input.tokenTtl ?? null,
       groups,
+      authMethod,
       secretHash,
+      ...keys,
+      dpop,
       createdAt: this.now(),
     };
     const client = await this.write(this.storage.clients.insert(row));
     if ('unknownGroup' in client) throw notFound(`group "${client.unknownGroup}"`);
     this.emit({ type: 'client.created', clientId: client.clientId, name: client.name, groups: client.groups });
     return { client, clientSecret };
+  }
+
+  /**
+   * A private_key_jwt client's new public keys, replacing the old ones at once (a key rollover: list
+   * the old and the new key in one set while assertions signed with either may still arrive).
+   */
+  async setClientJwks(clientId: string, source: ClientKeysSource): Promise<ClientRecord> {
+    const current = assertKnown(await this.storage.clients.get(clientId, this.now()), `client "${clientId}"`);
+    if (current.authMethod !== 'private_key_jwt') throw invalid(`client "${clientId}" authenticates with ${current.authMethod}, not private_key_jwt`);
+    const keys = validatedKeys(source);
+    const client = assertKnown(await this.write(this.storage.clients.setKeys(clientId, keys, this.now())), `client "${clientId}"`);
+    this.emit({ type: 'client.keys_changed', clientId, kids: keys.jwks?.keys.map((k) => k.kid) ?? [], jwksUri: keys.jwksUri });
+    return client;
+  }
+
+  /**
+   * Whether the client's token requests must carry a DPoP proof (RFC 9449 §5.2): `required` refuses
+   * its requests without one from the next request on, on every instance; `allowed` accepts both.
+   * Tokens already issued keep what they are (bound or not).
+   */
+  async setClientDpop(clientId: string, dpop: DpopPolicy): Promise<ClientRecord> {
+    assertDpopPolicy(dpop);
+    const client = assertKnown(await this.write(this.storage.clients.setDpop(clientId, dpop, this.now())), `client "${clientId}"`);
+    this.emit({ type: 'client.dpop_changed', clientId, dpop });
+    return client;
   }
 
   listClients(): Promise<ClientRecord[]> {
@@ -254,6 +297,10 @@ export class Registry implements TokenStatusSource {
     if (options.secret !== undefined) assertAcceptableSecret(options.secret);
     const current = assertKnown(await this.storage.clients.credentials(clientId, this.now()), `client "${clientId}"`);
     if (current.type !== 'confidential') throw invalid(`client "${clientId}" is public and has no secret`);
+    if (current.authMethod === 'private_key_jwt')
+      throw invalid(
+        `client "${clientId}" authenticates with private_key_jwt and has no secret: replace its keys instead (setClientJwks, ccgate client set-jwks)`,
+      );
     const currentHash = current.secrets.find((s) => s.expiresAt === null)?.hash;
     if (options.secret !== undefined && currentHash !== undefined && (await bcrypt.compare(options.secret, currentHash))) {
       throw invalid('the new secret is the current one: a rotation needs a different secret');
@@ -305,6 +352,58 @@ export class Registry implements TokenStatusSource {
     return toCredentials(row, now);
   }
 
+  // ---- Resources (RFC 8707) ----
+
+  async createResource(uri: string, scopes: string[]): Promise<ResourceRecord> {
+    assertResourceUri(uri);
+    assertScopes(scopes);
+    const resource = await this.write(this.storage.resources.insert(uri, [...new Set(scopes)], this.now()));
+    if (resource === 'exists') throw conflict(`resource "${uri}" already exists`);
+    this.emit({ type: 'resource.created', uri, scopes: resource.scopes });
+    return resource;
+  }
+
+  listResources(): Promise<ResourceRecord[]> {
+    return this.storage.resources.list();
+  }
+
+  getResource(uri: string): Promise<ResourceRecord | null> {
+    return this.storage.resources.get(uri);
+  }
+
+  async addResourceScopes(uri: string, scopes: string[]): Promise<ResourceRecord> {
+    assertScopes(scopes);
+    const resource = assertKnown(await this.write(this.storage.resources.addScopes(uri, [...new Set(scopes)], this.now())), `resource "${uri}"`);
+    this.emit({ type: 'resource.updated', uri, scopes: resource.scopes });
+    return resource;
+  }
+
+  async removeResourceScopes(uri: string, scopes: string[]): Promise<ResourceRecord> {
+    const result = assertKnown(await this.write(this.storage.resources.removeScopes(uri, [...new Set(scopes)], this.now())), `resource "${uri}"`);
+    if ('missing' in result) throw notFound(`scope ${quoted(result.missing)} of resource "${uri}"`);
+    this.emit({ type: 'resource.updated', uri, scopes: result.scopes });
+    return result;
+  }
+
+  async deleteResource(uri: string): Promise<void> {
+    if (!(await this.write(this.storage.resources.delete(uri)))) throw notFound(`resource "${uri}"`);
+    this.emit({ type: 'resource.deleted', uri });
+  }
+
+  /** The resource a token request names (null: not registered), cached until the registry changes: it is read on every such request. */
+  async findResource(uri: string): Promise<ResourceRecord | null> {
+    const at = this.version();
+    if (at !== this.resourcesAt) {
+      this.resourceCache.clear();
+      this.resourcesAt = at;
+    }
+    const cached = this.resourceCache.get(uri);
+    if (cached !== undefined) return cached;
+    const resource = await this.storage.resources.get(uri);
+    if (this.version() === at) setBounded(this.resourceCache, uri, resource, MAX_CACHED);
+    return resource;
+  }
+
   // ---- Tokens ----
 
   async revokeToken(input: RevocationInput, context: RevocationContext = {}): Promise<void> {
@@ -344,7 +443,8 @@ export class Registry implements TokenStatusSource {
    * false when it was seen before (a replay), on any instance sharing this registry.
    */
   useOnce(namespace: string, id: string, expiresAt: number): Promise<boolean> {
-    return this.storage.replay.use(namespace, id, expiresAt, this.now());
+    // Rounded up to whole seconds: the times come from JWTs, whose NumericDate may be fractional (RFC 7519 §2).
+    return this.storage.replay.use(namespace, id, Math.ceil(expiresAt), this.now());
   }
 
   /** A counter family for the failure throttle, shared by every instance on this storage. */
@@ -522,6 +622,31 @@ function firstExpiry(row: CredentialsRow): number {
   return Math.min(...row.secrets.map((s) => s.expiresAt ?? Infinity));
 }
 
+/** A private_key_jwt client's keys, checked: exactly one of a JWK Set (public keys only) and a jwks_uri. */
+function validatedKeys(source: { jwks?: unknown; jwksUri?: string }): ClientKeysRow {
+  if ((source.jwks === undefined) === (source.jwksUri === undefined)) throw invalid('a private_key_jwt client needs exactly one of jwks and jwksUri');
+  if (source.jwksUri !== undefined) {
+    // Registration accepts a loopback http URL; whether it is ever fetched is the issuer's option (allowHttpJwksUri).
+    const checked = checkKeySetUrl(source.jwksUri, { allowHttpLoopback: true });
+    if (!checked.ok) throw invalid(`jwks_uri: ${checked.error}`);
+    return { jwks: null, jwksUri: checked.url };
+  }
+  const parsed = parseClientJwks(source.jwks);
+  if (!parsed.ok) throw invalid(`jwks: ${parsed.error}`);
+  return { jwks: parsed.jwks, jwksUri: null };
+}
+
+function keysOfNewClient(input: NewClient, type: string): ClientKeysRow {
+  if (type !== 'confidential') throw invalid('a private_key_jwt client is confidential');
+  if (input.secret !== undefined) throw invalid('a private_key_jwt client has no secret');
+  return validatedKeys(input);
+}
+
+function noKeys(input: NewClient): ClientKeysRow {
+  if (input.jwks !== undefined || input.jwksUri !== undefined) throw invalid('only a private_key_jwt client registers keys (jwks, jwksUri)');
+  return { jwks: null, jwksUri: null };
+}
+
 function toCredentials(row: CredentialsRow, now: number): ClientCredentials {
   return {
     clientId: row.clientId,
@@ -529,6 +654,10 @@ function toCredentials(row: CredentialsRow, now: number): ClientCredentials {
     grantTypes: row.grantTypes,
     tokenTtl: row.tokenTtl,
     enabled: row.enabled,
+    authMethod: row.authMethod,
+    jwks: row.jwks,
+    jwksUri: row.jwksUri,
+    dpop: row.dpop,
     scopes: row.scopes,
     secretHashes: row.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.hash),
   };

@@ -7,7 +7,7 @@ import { isScopeToken } from '../scope';
 // From jwk.ts itself, not the tokens index: the CLI loads the registry and needs no JWT library.
 import { MAX_TOKEN_LIFETIME_SECONDS } from '../tokens/claims';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../tokens/jwk';
-import { KNOWN_GRANT_TYPES, type ClientType, type GrantType } from './types';
+import { CLIENT_AUTH_METHODS, DPOP_POLICIES, KNOWN_GRANT_TYPES, type ClientAuthMethod, type ClientType, type DpopPolicy, type GrantType } from './types';
 
 /** Longest access token lifetime anyone may configure (the guards refuse longer ones): RFC 9700 §2.2 wants short-lived tokens. */
 export const MAX_TOKEN_TTL_SECONDS = MAX_TOKEN_LIFETIME_SECONDS;
@@ -87,4 +87,43 @@ export function assertAlgorithm(alg: string): asserts alg is SigningAlgorithm {
 
 export function assertLeadSeconds(leadSeconds: number): void {
   if (!Number.isInteger(leadSeconds) || leadSeconds < 0) throw invalid('lead time must be a whole number of seconds >= 0');
+}
+
+export function assertAuthMethod(method: string): asserts method is ClientAuthMethod {
+  if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(method)) {
+    throw invalid(`unknown client authentication method "${method}" (known: ${CLIENT_AUTH_METHODS.join(', ')})`);
+  }
+}
+
+export function assertDpopPolicy(policy: string): asserts policy is DpopPolicy {
+  if (!(DPOP_POLICIES as readonly string[]).includes(policy)) {
+    throw invalid(`unknown DPoP policy "${policy}" (known: ${DPOP_POLICIES.join(', ')})`);
+  }
+}
+
+/** Longest resource URI the registry keeps. */
+export const MAX_RESOURCE_URI_LENGTH = 512;
+
+/**
+ * RFC 8707 §2: a resource is an absolute URI without a fragment; it SHOULD NOT have a query, and
+ * ccgate refuses one so an audience has one spelling. Kept exactly as given (no normalization): it is
+ * compared character for character with a token request's `resource` and a guard's audience.
+ */
+export function resourceUriProblem(uri: string): string | null {
+  if (uri.length === 0 || uri.length > MAX_RESOURCE_URI_LENGTH) return `a resource URI must be 1 to ${MAX_RESOURCE_URI_LENGTH} characters`;
+  if (CONTROL_CHARACTERS.test(uri) || /\s/.test(uri)) return 'a resource URI has no spaces or control characters';
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `"${uri}" is not an absolute URI`;
+  }
+  if (uri.includes('#')) return 'a resource URI must not have a fragment (RFC 8707 section 2)';
+  if (url.search !== '' || uri.includes('?')) return 'a resource URI must not have a query (RFC 8707 section 2)';
+  return null;
+}
+
+export function assertResourceUri(uri: string): void {
+  const problem = resourceUriProblem(uri);
+  if (problem !== null) throw invalid(problem);
 }

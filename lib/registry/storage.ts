@@ -1,6 +1,7 @@
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { PublicJwk, SigningAlgorithm } from '../tokens';
-import type { ClientRecord, ClientType, GrantType, GroupRecord } from './types';
+import type { ClientJwks } from '../tokens/jwk-set';
+import type { ClientAuthMethod, ClientRecord, ClientType, DpopPolicy, GrantType, GroupRecord, ResourceRecord } from './types';
 
 /**
  * What a registry backend stores, and nothing else: rows in, rows out, each write one transaction.
@@ -12,6 +13,7 @@ import type { ClientRecord, ClientType, GrantType, GroupRecord } from './types';
 export interface RegistryStorage {
   readonly groups: GroupStorage;
   readonly clients: ClientStorage;
+  readonly resources: ResourceStorage;
   readonly keys: KeyStorage;
   readonly revocations: RevocationStorage;
   readonly replay: ReplayStorage;
@@ -87,9 +89,20 @@ export interface NewClientRow {
   grantTypes: GrantType[];
   tokenTtl: number | null;
   groups: string[];
-  /** null for a public client. */
+  authMethod: ClientAuthMethod;
+  /** null for a public or a private_key_jwt client. */
   secretHash: string | null;
+  /** private_key_jwt: one of the two, the other null. */
+  jwks: ClientJwks | null;
+  jwksUri: string | null;
+  dpop: DpopPolicy;
   createdAt: number;
+}
+
+/** A private_key_jwt client's keys: exactly one of the two is set. */
+export interface ClientKeysRow {
+  jwks: ClientJwks | null;
+  jwksUri: string | null;
 }
 
 /** What client authentication needs, in one indexed read. */
@@ -99,6 +112,10 @@ export interface CredentialsRow {
   grantTypes: GrantType[];
   tokenTtl: number | null;
   enabled: boolean;
+  authMethod: ClientAuthMethod;
+  jwks: ClientJwks | null;
+  jwksUri: string | null;
+  dpop: DpopPolicy;
   scopes: string[];
   /** Secrets not expired at `now`, the current one first. */
   secrets: Array<{ hash: string; expiresAt: number | null }>;
@@ -117,10 +134,29 @@ export interface ClientStorage {
    * overlap; any older overlapping secret ends now (at most two valid secrets at a time).
    */
   replaceSecret(clientId: string, secretHash: string, overlapSeconds: number, now: number): Promise<ClientRecord | null>;
+  /** Replaces a client's registered keys at once (a key rollover); null: no such client. */
+  setKeys(clientId: string, keys: ClientKeysRow, now: number): Promise<ClientRecord | null>;
+  /** Sets whether the client's token requests must carry a DPoP proof (RFC 9449 §5.2); null: no such client. */
+  setDpop(clientId: string, dpop: DpopPolicy, now: number): Promise<ClientRecord | null>;
   delete(clientId: string): Promise<boolean>;
   addGroups(clientId: string, groups: string[], now: number): Promise<ClientRecord | null | { unknownGroup: string }>;
   /** `notMember`: groups the client is not in (nothing removed). */
   removeGroups(clientId: string, groups: string[], now: number): Promise<ClientRecord | null | { notMember: string[] }>;
+}
+
+// ---- Resources (RFC 8707) ----
+
+export interface ResourceStorage {
+  get(uri: string): Promise<ResourceRecord | null>;
+  /** By URI. */
+  list(): Promise<ResourceRecord[]>;
+  /** 'exists' when the URI is registered already. */
+  insert(uri: string, scopes: string[], createdAt: number): Promise<ResourceRecord | 'exists'>;
+  /** null: no such resource. Scopes already held are kept once. */
+  addScopes(uri: string, scopes: string[], now: number): Promise<ResourceRecord | null>;
+  /** null: no such resource; `missing`: scopes it does not hold (nothing removed). */
+  removeScopes(uri: string, scopes: string[], now: number): Promise<ResourceRecord | null | { missing: string[] }>;
+  delete(uri: string): Promise<boolean>;
 }
 
 // ---- Signing keys ----

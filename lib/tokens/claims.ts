@@ -20,6 +20,8 @@ export interface AccessTokenClaims {
   jti: string;
   client_id: string;
   scope: string;
+  /** RFC 9449 §6.1 / RFC 7800 §3.1: a DPoP-bound token's confirmation, the RFC 7638 thumbprint of the client's proof key. */
+  cnf?: { jkt: string };
   [claim: string]: unknown;
 }
 
@@ -30,6 +32,8 @@ export interface ClaimsInput {
   scopes: string[];
   lifetimeSeconds: number;
   now: number;
+  /** Binds the token to this DPoP key (its RFC 7638 thumbprint, RFC 9449 §6.1); undefined: a bearer token. */
+  jkt?: string;
 }
 
 /** RFC 9068 §2.2: for client credentials, sub is the client itself. */
@@ -44,5 +48,17 @@ export function buildClaims(input: ClaimsInput): AccessTokenClaims {
     jti: randomUUID(),
     client_id: input.clientId,
     scope: input.scopes.join(' '),
+    ...(input.jkt === undefined ? {} : { cnf: { jkt: input.jkt } }),
   };
+}
+
+/**
+ * The DPoP key a token is bound to (RFC 9449 §6.1: `cnf.jkt`, a non-empty string), or null for a
+ * bearer token. Read from claims already verified; anything else in `cnf` is not ours to judge.
+ */
+export function boundJkt(claims: AccessTokenClaims): string | null {
+  const cnf = claims.cnf as unknown;
+  if (typeof cnf !== 'object' || cnf === null) return null;
+  const jkt = (cnf as Record<string, unknown>).jkt;
+  return typeof jkt === 'string' && jkt.length > 0 ? jkt : null;
 }

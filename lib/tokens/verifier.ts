@@ -1,19 +1,22 @@
-import jwt from 'jsonwebtoken';
 import { DEFAULTS } from '../defaults';
-import { ConfigurationError, TokenRejected } from '../errors';
+import { ConfigurationError, TokenRejected, type RejectionReason } from '../errors';
 import type { CacheTelemetry } from '../metrics/telemetry';
 import { parseScope } from '../scope';
-import { ACCESS_TOKEN_TYP, MAX_TOKEN_LIFETIME_SECONDS, type AccessTokenClaims } from './claims';
+import { ACCESS_TOKEN_TYP, boundJkt, MAX_TOKEN_LIFETIME_SECONDS, type AccessTokenClaims } from './claims';
 import type { SigningAlgorithm } from './jwk';
-import { readHeader } from './jwt';
+import { verifyJws, type JwsFailure } from './jws';
 import type { VerificationKeys } from './keyring';
 import { VerifiedTokenCache, type VerifiedCacheOptions } from './verified-cache';
 
 export interface VerifierOptions {
   /** Expected `iss`, compared exactly (RFC 9068 §4). */
   issuer: string;
-  /** Accepted audience(s): the token's `aud` must contain one (RFC 9068 §4). */
-  audience: string | string[];
+  /**
+   * Accepted audience(s): the token's `aud` must contain one (RFC 9068 §4). ANY_AUDIENCE: whatever
+   * the token names, for the issuer's own introspection and revocation, which judge every token they
+   * issued, whichever resource it is for (RFC 8707).
+   */
+  audience: string | string[] | typeof ANY_AUDIENCE;
   /** Signature algorithms accepted (default RS256 and ES256; `none` and HMAC are never accepted). */
   algorithms?: SigningAlgorithm[];
   /** Seconds of clock skew allowed on exp / nbf / iat (default 5). */
@@ -25,6 +28,9 @@ export interface VerifierOptions {
   /** Where the cache's hits and misses are counted; default nowhere. */
   cacheTelemetry?: CacheTelemetry;
 }
+
+/** VerifierOptions.audience that accepts every audience (the issuer's own endpoints only). */
+export const ANY_AUDIENCE: unique symbol = Symbol('any audience');
 
 export const DEFAULT_ALGORITHMS: readonly SigningAlgorithm[] = ['RS256', 'ES256'];
 
@@ -48,13 +54,20 @@ function assertClaimShapes(payload: Record<string, unknown>): asserts payload is
   // RFC 9068 §2.2.3: scope is a space-delimited string; an array is not a ccgate token.
   if (typeof payload.scope !== 'string') throw malformed('The access token scope is not a string.');
   if (payload.scope !== '' && parseScope(payload.scope) === null) throw malformed('The access token scope is malformed.');
+  // RFC 7800 / RFC 9449 §6.1: a confirmation we cannot check (no usable jkt) must not pass as a bearer token.
+  if (payload.cnf !== undefined && !hasUsableJkt(payload.cnf)) throw malformed('The access token is bound by a confirmation method that is not supported.');
+}
+
+/** `cnf` naming a DPoP key thumbprint (RFC 9449 §6.1). */
+export function hasUsableJkt(cnf: unknown): boolean {
+  return boundJkt({ cnf } as AccessTokenClaims) !== null;
 }
 
 /** RFC 9068 §4: `iss` exactly the issuer, `aud` naming one of our audiences (a string or an array). */
-function assertIssuerAndAudience(payload: Record<string, unknown>, issuer: string, audiences: readonly string[]): void {
+function assertIssuerAndAudience(payload: Record<string, unknown>, issuer: string, audiences: readonly string[] | null): void {
   if (payload.iss !== issuer) throw new TokenRejected('wrong_issuer', 'The access token was issued by someone else.');
   const named: unknown[] = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-  if (!named.some((a) => typeof a === 'string' && audiences.includes(a))) {
+  if (!named.some((a) => typeof a === 'string' && (audiences === null || audiences.includes(a)))) {
     throw new TokenRejected('wrong_audience', 'The access token is meant for another audience.');
   }
 }
@@ -76,15 +89,34 @@ export function assertLifetime(exp: number, iat: number | undefined, now: number
   if (exp - iat > MAX_TOKEN_LIFETIME_SECONDS) throw tooLong();
 }
 
+/** What the caller is told for each refusal of the JWS core: the access token's reason and message. */
+const REFUSALS: Record<JwsFailure, [RejectionReason, string]> = {
+  too_long: ['too_long', 'The access token is too long.'],
+  not_jws: ['malformed', 'The access token is not a JWT.'],
+  unsupported_algorithm: ['unsupported_algorithm', 'The access token uses an algorithm that is not accepted.'],
+  wrong_type: ['wrong_type', 'The token is not an access token (typ must be at+jwt).'],
+  // RFC 7515 §4.1.11: extensions listed in crit must be understood, and we understand none.
+  unsupported_extension: ['unsupported_extension', 'The access token requires a header extension that is not supported.'],
+  no_kid: ['malformed', 'The access token names no key.'],
+  unknown_key: ['unknown_key', 'The access token was signed by an unknown key.'],
+  bad_signature: ['bad_signature', 'The access token signature is invalid.'],
+  expired: ['expired', 'The access token expired.'],
+  not_yet_valid: ['not_yet_valid', 'The access token is not valid yet.'],
+  malformed: ['malformed', 'The access token is invalid.'],
+  no_claims: ['malformed', 'The access token has no claims.'],
+};
+
 /**
- * The validation core shared by the local and the remote guard: header, signature by kid, iss, aud,
- * exp/nbf, claim shapes. Never fetches anything named by the token (jku, x5u, jwk are ignored).
+ * The validation shared by the local and the remote guard: the JWS core (header, typ at+jwt,
+ * signature by kid, exp/nbf), then iss, aud, claim shapes and lifetime. Never fetches anything named
+ * by the token (jku, x5u, jwk are ignored).
  */
 export class AccessTokenVerifier {
   private readonly algorithms: readonly SigningAlgorithm[];
   private readonly tolerance: number;
   private readonly maxLength: number;
-  private readonly audiences: [string, ...string[]];
+  /** null: any audience (ANY_AUDIENCE). */
+  private readonly audiences: [string, ...string[]] | null;
   private readonly cache: VerifiedTokenCache;
 
   constructor(
@@ -97,11 +129,7 @@ export class AccessTokenVerifier {
     }
     this.tolerance = options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds;
     this.maxLength = options.maxTokenLength ?? DEFAULTS.maxTokenLength;
-    const audiences = Array.isArray(options.audience) ? options.audience : [options.audience];
-    if (audiences.length === 0 || !audiences.every(isString)) {
-      throw new ConfigurationError('audience', 'audience must name at least one audience');
-    }
-    this.audiences = audiences as [string, ...string[]];
+    this.audiences = options.audience === ANY_AUDIENCE ? null : checkedAudiences(options.audience);
     this.cache = new VerifiedTokenCache(options.cache);
   }
 
@@ -125,44 +153,26 @@ export class AccessTokenVerifier {
   }
 
   private async verifyUncached(token: string, now: number): Promise<{ claims: AccessTokenClaims; kid: string }> {
-    if (token.length > this.maxLength) throw new TokenRejected('too_long', 'The access token is too long.');
-    const header = readHeader(token);
-    if (!header) throw new TokenRejected('malformed', 'The access token is not a JWT.');
-    const alg = header.alg;
-    if (typeof alg !== 'string' || !this.algorithms.includes(alg as SigningAlgorithm)) {
-      throw new TokenRejected('unsupported_algorithm', 'The access token uses an algorithm that is not accepted.');
-    }
-    if (!isAccessTokenType(header.typ)) throw new TokenRejected('wrong_type', 'The token is not an access token (typ must be at+jwt).');
-    // RFC 7515 §4.1.11: extensions listed in crit must be understood, and we understand none.
-    if (header.crit !== undefined) {
-      throw new TokenRejected('unsupported_extension', 'The access token requires a header extension that is not supported.');
-    }
-    if (!isString(header.kid)) throw new TokenRejected('malformed', 'The access token names no key.');
-    const key = await this.keys.keyFor(header.kid);
-    // The key's own algorithm must match the header's: no algorithm substitution.
-    if (!key || key.alg !== alg) throw new TokenRejected('unknown_key', 'The access token was signed by an unknown key.');
-    let payload: unknown;
-    try {
-      // jsonwebtoken checks the signature and exp/nbf; iss and aud are ours (stable reasons, no message matching).
-      payload = jwt.verify(token, key.key, { algorithms: [key.alg], clockTolerance: this.tolerance });
-    } catch (err) {
-      throw jwtRejection(err);
-    }
-    if (typeof payload !== 'object' || payload === null) throw new TokenRejected('malformed', 'The access token has no claims.');
-    const claims = payload as Record<string, unknown>;
+    const verified = await verifyJws(token, {
+      algorithms: this.algorithms,
+      maxLength: this.maxLength,
+      typ: isAccessTokenType,
+      requireKid: true,
+      // kid is always there (requireKid).
+      keyFor: (kid) => (kid === undefined ? undefined : this.keys.keyFor(kid)),
+      clockToleranceSeconds: this.tolerance,
+    });
+    if (!verified.ok) throw new TokenRejected(...REFUSALS[verified.failure]);
+    const claims = verified.payload;
     assertIssuerAndAudience(claims, this.options.issuer, this.audiences);
     assertClaimShapes(claims);
     assertLifetime(claims.exp, claims.iat, now, this.tolerance);
-    return { claims, kid: key.kid };
+    return { claims, kid: verified.key.kid };
   }
 }
 
-/** jsonwebtoken's errors by class; its one error without a class of its own is told by its fixed text. */
-function jwtRejection(err: unknown): TokenRejected {
-  if (err instanceof jwt.TokenExpiredError) return new TokenRejected('expired', 'The access token expired.');
-  if (err instanceof jwt.NotBeforeError) return new TokenRejected('not_yet_valid', 'The access token is not valid yet.');
-  if (err instanceof jwt.JsonWebTokenError && err.message === 'invalid signature') {
-    return new TokenRejected('bad_signature', 'The access token signature is invalid.');
-  }
-  return new TokenRejected('malformed', 'The access token is invalid.');
+function checkedAudiences(audience: string | string[]): [string, ...string[]] {
+  const audiences = Array.isArray(audience) ? audience : [audience];
+  if (audiences.length === 0 || !audiences.every(isString)) throw new ConfigurationError('audience', 'audience must name at least one audience');
+  return audiences as [string, ...string[]];
 }

@@ -94,6 +94,7 @@ test('client.auth_failed: the attempted id, the method, the reason, never the se
       clientId: other.clientId,
       method: 'client_secret_basic',
       reason: 'invalid_credentials',
+      detail: 'wrong_secret',
       address: expect.any(String),
       requestId: 'req-fail-1',
     },
@@ -110,7 +111,8 @@ test('client.auth_failed: the attempted id, the method, the reason, never the se
   log.clear();
   await request(server.app).post('/oauth/token').type('form').send({ grant_type: 'client_credentials', client_id: other.clientId, client_secret: attempted });
   expect(log.ofType('client.auth_failed')).toEqual([
-    expect.objectContaining({ clientId: other.clientId, method: 'client_secret_post', reason: 'invalid_credentials' }),
+    // Its secret, but by a method not its own (RFC 6749 §2.3): refused, and the audit event says why.
+    expect.objectContaining({ clientId: other.clientId, method: 'client_secret_post', reason: 'invalid_credentials', detail: 'wrong_method' }),
   ]);
 });
 

@@ -3,6 +3,7 @@
  * tokens, key-injection headers, odd ways of presenting a token. Forged tokens are signed with the
  * registry's real private key (jsonwebtoken) so that only the attacked property is wrong.
  */
+import { NO_TOKEN_CHALLENGE } from '../support/constants';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { nowSeconds, sleep } from '../support/time';
@@ -255,7 +256,7 @@ describe('how the token is presented', () => {
     expectBearerError(await request(server.app).get('/api/reports').set('Authorization', 'Bearer'), 400, 'invalid_request');
     const basicRes = await request(server.app).get('/api/reports').set('Authorization', 'Basic YTpi');
     expect(basicRes.status).toBe(401);
-    expect(basicRes.headers['www-authenticate']).toBe('Bearer realm="ccgate"');
+    expect(basicRes.headers['www-authenticate']).toBe(NO_TOKEN_CHALLENGE);
   });
 
   test('garbage that is a valid b64token but not a JWT is 401 invalid_token', async () => {

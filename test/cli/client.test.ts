@@ -116,8 +116,9 @@ describe('client list and show', () => {
     expect(list.map((c) => c.name).sort()).toEqual(['alpha', 'beta']);
     expect(list.find((c) => c.name === 'alpha')).toMatchObject({ client_id: a.client_id, token_ttl: 300, groups: ['reporting'] });
     const table = t.cli(['client', 'list']).stdout;
-    expect(table).toMatch(/^CLIENT ID\s+NAME\s+TYPE\s+ENABLED\s+TTL\s+GROUPS$/m);
-    expect(table).toMatch(new RegExp(`^${a.client_id}\\s+alpha\\s+confidential\\s+yes\\s+300s\\s+reporting$`, 'm'));
+    expect(table).toMatch(/^CLIENT ID\s+NAME\s+TYPE\s+AUTH METHOD\s+ENABLED\s+TTL\s+GROUPS$/m);
+    expect(table).toMatch(new RegExp(`^${a.client_id}\\s+alpha\\s+confidential\\s+client_secret_basic\\s+yes\\s+300s\\s+reporting$`, 'm'));
+    expect(table).toMatch(/\sbeta\s+public\s+none\s+yes\s/);
   });
 
   test('show: groups, scopes, enabled, ttl and secrets, never a hash', () => {
@@ -127,17 +128,22 @@ describe('client list and show', () => {
       client_id: a.client_id,
       name: 'alpha',
       type: 'confidential',
+      auth_method: 'client_secret_basic',
+      dpop: 'allowed',
       enabled: true,
       groups: ['billing', 'reporting'],
       scopes: ['bill:read', 'reports:read', 'reports:write'],
       grant_types: ['client_credentials'],
       token_ttl: null,
       secrets: [{ id: expect.any(Number), created_at: expect.any(Number), expires_at: null }],
+      jwks: null,
+      jwks_uri: null,
       created_at: expect.any(Number),
       updated_at: expect.any(Number),
     });
     const text = t.cli(['client', 'show', a.client_id]).stdout;
     expect(text).toMatch(/^enabled:\s+yes$/m);
+    expect(text).toMatch(/^auth method:\s+client_secret_basic$/m);
     expect(text).toMatch(/^token ttl:\s+server default$/m);
     expect(text).toMatch(/^scopes:\s+bill:read reports:read reports:write$/m);
     expect(text).toContain('never (current)');

@@ -17,6 +17,7 @@ describe('help', () => {
     for (const text of [
       'group',
       'client',
+      'resource',
       'token',
       'key',
       '--db <path>',
@@ -26,6 +27,9 @@ describe('help', () => {
       'CCGATE_BCRYPT_COST',
       'CCGATE_CLIENT_SECRET',
       'Examples:',
+      '--auth-method private_key_jwt --jwks keys.json',
+      'client set-jwks',
+      'resource create https://',
     ]) {
       expect(r.stdout).toContain(text);
     }
@@ -47,6 +51,13 @@ describe('help', () => {
     ['client', 'delete'],
     ['client', 'add-group'],
     ['client', 'remove-group'],
+    ['client', 'set-jwks'],
+    ['resource', 'create'],
+    ['resource', 'list'],
+    ['resource', 'show'],
+    ['resource', 'add-scope'],
+    ['resource', 'remove-scope'],
+    ['resource', 'delete'],
     ['token', 'revoke'],
     ['token', 'prune'],
     ['key', 'list'],
@@ -69,6 +80,32 @@ describe('help', () => {
       expect(r.stdout).toContain('CCGATE_CLIENT_SECRET');
       expect(r.stdout).toContain('Examples:');
     }
+  });
+
+  test('client create and client set-jwks document the auth methods and the key options', () => {
+    const create = runCli(['client', 'create', '--help']).stdout;
+    for (const text of [
+      '--auth-method <method>',
+      'client_secret_basic',
+      'client_secret_post',
+      'private_key_jwt',
+      '--jwks <file>',
+      '--jwks-uri <url>',
+      'standard input',
+    ]) {
+      expect(create).toContain(text);
+    }
+    expect(create).toContain('{"client_id":"..."} for a private_key_jwt client');
+    const setJwks = runCli(['client', 'set-jwks', '--help']).stdout;
+    for (const text of ['--jwks <file>', '--jwks-uri <url>', 'replaces the old at once', 'private member', 'Examples:']) expect(setJwks).toContain(text);
+  });
+
+  test('resource --help lists its commands and says what a resource is (RFC 8707)', () => {
+    const r = runCli(['resource', '--help']);
+    expect(r.status).toBe(0);
+    for (const command of ['create', 'list', 'show', 'add-scope', 'remove-scope', 'delete']) expect(r.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    expect(r.stdout).toContain('RFC 8707');
+    expect(r.stdout).toContain('"aud"');
   });
 
   test('a command group without a subcommand shows help and is a usage error', () => {

@@ -1,4 +1,5 @@
 /** RFC 6750 §2 / §3: how the bearer token must be presented, and the answers when it is not. */
+import { NO_TOKEN_CHALLENGE } from '../support/constants';
 import request from 'supertest';
 import { rawRequest, rawSocketRequest } from '../support/http';
 import { bearerGet, expectBearerError, getToken, parseChallenge } from '../support/oauth';
@@ -17,7 +18,7 @@ afterAll(() => server.close());
 test('RFC 6750 §3.1: no token at all is 401 with a bare challenge: realm only, no error attribute', async () => {
   const res = await request(server.app).get('/api/reports');
   expect(res.status).toBe(401);
-  expect(res.headers['www-authenticate']).toBe('Bearer realm="ccgate"');
+  expect(res.headers['www-authenticate']).toBe(NO_TOKEN_CHALLENGE);
   expect(res.headers['www-authenticate']).not.toMatch(/error/);
   expect(res.headers['content-type']).toMatch(/^application\/json/);
   expect(res.body).toEqual({});
@@ -26,14 +27,14 @@ test('RFC 6750 §3.1: no token at all is 401 with a bare challenge: realm only, 
 test('RFC 6750 §3: another scheme (Basic) carries no bearer credentials: bare 401 challenge', async () => {
   const res = await request(server.app).get('/api/reports').set('Authorization', 'Basic dXNlcjpwYXNz');
   expect(res.status).toBe(401);
-  expect(res.headers['www-authenticate']).toBe('Bearer realm="ccgate"');
+  expect(res.headers['www-authenticate']).toBe(NO_TOKEN_CHALLENGE);
 });
 
 test('RFC 6750 §3: the realm option is used in the challenge', async () => {
   const other = createTestServer({ realm: 'reports "api"' });
   try {
     const res = await request(other.app).get('/api/reports');
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="reports \\"api\\""');
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="reports \\"api\\"", DPoP realm="reports \\"api\\"", algs="ES256 RS256 PS256"');
     expect(parseChallenge(res.headers['www-authenticate']).params.realm).toBe('reports "api"');
   } finally {
     await other.close();

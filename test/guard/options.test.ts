@@ -1,4 +1,5 @@
 /** Guard options: clock tolerance (RFC 7519 §4.1.4 / §4.1.5) and error delivery through next(). */
+import { NO_TOKEN_CHALLENGE } from '../support/constants';
 import express, { type ErrorRequestHandler } from 'express';
 import request from 'supertest';
 import { OAuthError, InsufficientScopeError, InvalidTokenError, MissingTokenError, InvalidBearerRequestError } from '../../lib';
@@ -101,10 +102,10 @@ describe("guardErrors: 'next'", () => {
     expect(err).toBeInstanceOf(OAuthError);
     expect(err).toBeInstanceOf(MissingTokenError);
     expect(err.status).toBe(401);
-    expect(err.headers).toEqual({ 'WWW-Authenticate': 'Bearer realm="ccgate"' });
+    expect(err.headers).toEqual({ 'WWW-Authenticate': NO_TOKEN_CHALLENGE });
     // auth.errorHandler answers it exactly like the 'respond' mode would.
     expect(res.status).toBe(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="ccgate"');
+    expect(res.headers['www-authenticate']).toBe(NO_TOKEN_CHALLENGE);
     expect(res.body).toEqual({});
   });
 

@@ -90,13 +90,13 @@ describe('scopes', () => {
     expect((await bearerGet(server.app, token)).status).toBe(403);
   });
 
-  test('req.auth has clientId, scopes, claims and token', async () => {
+  test('req.auth has clientId, scopes, claims, token, and how it was presented (a bearer token: no key)', async () => {
     const app = express();
     app.get('/auth', server.auth.authenticate(), (req, res) => res.json(req.auth));
     const res = await bearerGet(app, bothToken, '/auth');
     expect(res.status).toBe(200);
     const { payload } = decodeJwt(bothToken);
-    expect(res.body).toEqual({ clientId, scopes: ['reports:read', 'reports:write'], claims: payload, token: bothToken });
+    expect(res.body).toEqual({ clientId, scopes: ['reports:read', 'reports:write'], claims: payload, token: bothToken, tokenType: 'Bearer', jkt: null });
   });
 
   test('a route scope that breaks RFC 6749 §3.3 is refused when the route is built', () => {

@@ -28,8 +28,9 @@ test('RFC 6749 §2.3.1: client_secret_basic works', async () => {
   expect(res.body.access_token).toEqual(expect.any(String));
 });
 
-test('RFC 6749 §2.3.1: client_secret_post works', async () => {
-  const res = await token().send({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
+test('RFC 6749 §2.3.1: client_secret_post works (for a client registered with it)', async () => {
+  const post = await seedClient(server.auth, ['reports:read'], { authMethod: 'client_secret_post' });
+  const res = await token().send({ grant_type: 'client_credentials', client_id: post.clientId, client_secret: post.clientSecret });
   expect(res.status).toBe(200);
   expect(res.body.access_token).toEqual(expect.any(String));
 });
@@ -176,11 +177,15 @@ test('RFC 6749 §5.2: a disabled public client is invalid_client, not unauthoriz
 describe('RFC 6749 §2.3.1: caller-chosen secrets with special characters', () => {
   const special = 'p:a+s%s w:rd 100% +fun+ é';
   let id: string;
+  let postId: string;
   beforeAll(async () => {
     await server.auth.registry.createGroup('special-g', ['reports:read']);
     ({
       client: { clientId: id },
     } = await server.auth.registry.createClient({ name: 'special', groups: ['special-g'], secret: special }));
+    ({
+      client: { clientId: postId },
+    } = await server.auth.registry.createClient({ name: 'special post', groups: ['special-g'], secret: special, authMethod: 'client_secret_post' }));
   });
 
   test('Basic with each part form-urlencoded (spaces as +) works', async () => {
@@ -194,7 +199,7 @@ describe('RFC 6749 §2.3.1: caller-chosen secrets with special characters', () =
   });
 
   test('client_secret_post with the secret form-encoded in the body works', async () => {
-    const body = `grant_type=client_credentials&client_id=${encodeURIComponent(id)}&client_secret=${encodeURIComponent(special).replace(/%20/g, '+')}`;
+    const body = `grant_type=client_credentials&client_id=${encodeURIComponent(postId)}&client_secret=${encodeURIComponent(special).replace(/%20/g, '+')}`;
     const res = await token().send(body);
     expect(res.status).toBe(200);
   });
@@ -295,8 +300,9 @@ describe('RFC 6749 §2.3.1: multibyte secrets', () => {
     const secret = 'pässwörd-日本語-秘密';
     await server.auth.registry.createGroup('utf8-g', ['reports:read']);
     const { client } = await server.auth.registry.createClient({ name: 'utf8', groups: ['utf8-g'], secret });
+    const { client: post } = await server.auth.registry.createClient({ name: 'utf8 post', groups: ['utf8-g'], secret, authMethod: 'client_secret_post' });
     expect((await token().set('Authorization', basic(client.clientId, secret)).send({ grant_type: 'client_credentials' })).status).toBe(200);
-    expect((await token().send({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: secret })).status).toBe(200);
+    expect((await token().send({ grant_type: 'client_credentials', client_id: post.clientId, client_secret: secret })).status).toBe(200);
   });
 });
 

@@ -72,7 +72,22 @@ describe('sample app, in process', () => {
 
     const none = await request(sample.app).get('/api/reports');
     expect(none.status).toBe(401);
-    expect(none.headers['www-authenticate']).toBe('Bearer realm="ccgate"');
+    // RFC 9728 §5.1: every challenge names the API's protected resource metadata.
+    const metadata = 'resource_metadata="http://localhost:3000/.well-known/oauth-protected-resource"';
+    expect(none.headers['www-authenticate']).toBe(`Bearer realm="ccgate", ${metadata}, DPoP realm="ccgate", algs="ES256 RS256 PS256", ${metadata}`);
+  });
+
+  test('RFC 9728: the API serves its protected resource metadata: its issuer and scopes', async () => {
+    const res = await request(sample.app).get('/.well-known/oauth-protected-resource');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      resource: 'http://localhost:3000',
+      authorization_servers: ['http://localhost:3000'],
+      scopes_supported: ['reports:read', 'reports:write'],
+      bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256'],
+      resource_name: 'ccgate sample reports API',
+    });
   });
 
   test('RFC 8414 metadata names the token endpoint under /oauth', async () => {
@@ -385,7 +400,11 @@ describe('built sample server: metrics, health, logs, timeouts', () => {
       // Credentials where a careless client puts them: a token in the query, a secret and a token in a form body.
       expect((await fetch(`${base}/api/reports?access_token=${token}`)).status).toBe(400);
       const body = new URLSearchParams({ token, client_id: clientId, client_secret: clientSecret }).toString();
-      expect((await fetch(`${base}/oauth/introspect`, { method: 'POST', headers: form, body })).status).toBe(200);
+      // The demo client authenticates with Basic (RFC 6749 §2.3: its own method only): refused, and still never logged.
+      expect((await fetch(`${base}/oauth/introspect`, { method: 'POST', headers: form, body })).status).toBe(401);
+      expect(
+        (await fetch(`${base}/oauth/introspect`, { method: 'POST', headers: { Authorization: authorization, ...form }, body: `token=${token}` })).status,
+      ).toBe(200);
 
       expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok' });
       expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: 'ready' });

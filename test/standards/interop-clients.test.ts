@@ -20,15 +20,32 @@ const ASCII_AWKWARD_SECRET = 'sp ace:colon+plus/sl%25pct&amp=eq?q#h"\\';
 describe('interop: third-party clients against a ccgate issuer', () => {
   let issuer: TestIssuer;
   let client: SeededClient;
+  /** The same secret, registered with client_secret_post (each client uses its own method, RFC 6749 §2.3). */
+  let postClient: SeededClient;
   let rs: SeededClient;
   let asciiClient: SeededClient;
+  let asciiPostClient: SeededClient;
   beforeAll(async () => {
     issuer = await startIssuer();
     await issuer.auth.registry.createGroup('reporters', ['reports:read', 'reports:write']);
     const created = await issuer.auth.registry.createClient({ name: 'interop', groups: ['reporters'], secret: AWKWARD_SECRET });
     client = { clientId: created.client.clientId, clientSecret: AWKWARD_SECRET, group: 'reporters' };
+    const post = await issuer.auth.registry.createClient({
+      name: 'interop post',
+      groups: ['reporters'],
+      secret: AWKWARD_SECRET,
+      authMethod: 'client_secret_post',
+    });
+    postClient = { clientId: post.client.clientId, clientSecret: AWKWARD_SECRET, group: 'reporters', method: 'post' };
     const ascii = await issuer.auth.registry.createClient({ name: 'interop ascii', groups: ['reporters'], secret: ASCII_AWKWARD_SECRET });
     asciiClient = { clientId: ascii.client.clientId, clientSecret: ASCII_AWKWARD_SECRET, group: 'reporters' };
+    const asciiPost = await issuer.auth.registry.createClient({
+      name: 'interop ascii post',
+      groups: ['reporters'],
+      secret: ASCII_AWKWARD_SECRET,
+      authMethod: 'client_secret_post',
+    });
+    asciiPostClient = { clientId: asciiPost.client.clientId, clientSecret: ASCII_AWKWARD_SECRET, group: 'reporters', method: 'post' };
     await issuer.auth.registry.createGroup('rs', ['ccgate:introspect']);
     const rsCreated = await issuer.auth.registry.createClient({ name: 'rs', groups: ['rs'] });
     rs = { clientId: rsCreated.client.clientId, clientSecret: rsCreated.clientSecret as string, group: 'rs' };
@@ -40,6 +57,7 @@ describe('interop: third-party clients against a ccgate issuer', () => {
     const out = await runInterop('oauth4webapi-client.mjs', {
       issuer: issuer.issuer,
       clientId: client.clientId,
+      postClientId: postClient.clientId,
       clientSecret: client.clientSecret,
       scope: 'reports:read',
     });
@@ -54,8 +72,9 @@ describe('interop: third-party clients against a ccgate issuer', () => {
         scope: 'reports:read',
         expires_in: 900,
       });
-      expect(decodeJwt(tokens.access_token).payload).toMatchObject({ iss: issuer.issuer, aud: API_AUDIENCE, client_id: client.clientId });
-      expect(introspection).toMatchObject({ active: true, client_id: client.clientId, scope: 'reports:read', token_type: 'Bearer' });
+      const clientId = method === 'client_secret_post' ? postClient.clientId : client.clientId;
+      expect(decodeJwt(tokens.access_token).payload).toMatchObject({ iss: issuer.issuer, aud: API_AUDIENCE, client_id: clientId });
+      expect(introspection).toMatchObject({ active: true, client_id: clientId, scope: 'reports:read', token_type: 'Bearer' });
       expect(afterRevocation).toEqual({ active: false });
       // The revocation is real: the issuer's own guard now refuses the token.
       expect((await callApi(`${issuer.origin}/local/reports`, tokens.access_token)).status).toBe(401);
@@ -72,6 +91,7 @@ describe('interop: third-party clients against a ccgate issuer', () => {
     const out = await runInterop('openid-client.mjs', {
       issuer: issuer.issuer,
       clientId: client.clientId,
+      postClientId: postClient.clientId,
       clientSecret: client.clientSecret,
       scope: 'reports:read reports:write',
     });
@@ -80,7 +100,7 @@ describe('interop: third-party clients against a ccgate issuer', () => {
       const result = out[method];
       expect(result.serverMetadata.issuer).toBe(issuer.issuer);
       expect(result.tokens).toMatchObject({ token_type: 'bearer', expires_in: 900, scope: 'reports:read reports:write' });
-      expect(result.introspection).toMatchObject({ active: true, client_id: client.clientId });
+      expect(result.introspection).toMatchObject({ active: true, client_id: method === 'client_secret_post' ? postClient.clientId : client.clientId });
       expect(result.afterRevocation).toEqual({ active: false });
     }
     expect(out.directMetadataUrl).toEqual({ issuer: issuer.issuer, scope: 'reports:read reports:write' });
@@ -91,9 +111,10 @@ describe('interop: third-party clients against a ccgate issuer', () => {
   test.each([
     ['header', 'client_secret_basic'],
     ['body', 'client_secret_post'],
-  ] as const)('simple-oauth2: ClientCredentials.getToken with authorizationMethod %s (%s)', async (authorizationMethod, _method) => {
+  ] as const)('simple-oauth2: ClientCredentials.getToken with authorizationMethod %s (%s)', async (authorizationMethod, method) => {
+    const registered = method === 'client_secret_post' ? asciiPostClient : asciiClient;
     const oauth = new ClientCredentials({
-      client: { id: asciiClient.clientId, secret: asciiClient.clientSecret },
+      client: { id: registered.clientId, secret: registered.clientSecret },
       auth: { tokenHost: issuer.origin, tokenPath: '/oauth/token' },
       options: { authorizationMethod },
     });

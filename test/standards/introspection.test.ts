@@ -41,10 +41,12 @@ describe('RFC 7662 token introspection', () => {
     });
   });
 
-  test('§2.1: client_secret_post authenticates the caller as well as client_secret_basic', async () => {
-    const token = await issueToken(issuer, owner);
-    const res = await introspect(issuer, { ...owner, method: 'post' }, { token });
-    expect(res.json()).toMatchObject({ active: true, client_id: owner.clientId });
+  test('§2.1: client_secret_post authenticates the caller as well as client_secret_basic (each client by its own method)', async () => {
+    const poster = await seedClient(issuer.auth, ['reports:read'], { authMethod: 'client_secret_post' });
+    const token = await issueToken(issuer, poster);
+    const res = await introspect(issuer, poster, { token });
+    expect(res.json()).toMatchObject({ active: true, client_id: poster.clientId });
+    expect((await introspect(issuer, { ...owner, method: 'post' }, { token: await issueToken(issuer, owner) })).status).toBe(401);
   });
 
   test('§2.1: token_type_hint is only a hint (access_token, refresh_token, unknown values)', async () => {

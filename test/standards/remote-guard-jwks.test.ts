@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { remoteGuard } from '../../lib';
 import { UNKNOWN_KID_FETCHES_PER_COOLDOWN } from '../../lib/guard/remote-jwks';
-import { API_AUDIENCE, METADATA_PATH } from '../support/constants';
+import { API_AUDIENCE, METADATA_PATH, NO_TOKEN_CHALLENGE } from '../support/constants';
 import { countingFetch } from '../support/http';
 import { callApi, issueToken } from '../support/oauth';
 import { claimsFrom, decodeJwt, foreignKey, kidOf, signJws } from '../support/jwt';
@@ -57,7 +57,7 @@ describe('remoteGuard (JWKS mode): RFC 6750 protection of a separate API service
     expect(denied.headers.get('www-authenticate')).toMatch(/^Bearer realm="ccgate", error="insufficient_scope".*scope="reports:read"/);
     const none = await callApi(`${api.origin}/reports`);
     expect(none.status).toBe(401);
-    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="ccgate"');
+    expect(none.headers.get('www-authenticate')).toBe(NO_TOKEN_CHALLENGE);
     const bad = await callApi(`${api.origin}/reports`, 'not-a-jwt');
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);

@@ -49,10 +49,11 @@ describe('RFC 7009 token revocation', () => {
     }
   });
 
-  test('§2.1: client_secret_post works too; a sibling token of the same client stays valid', async () => {
-    const a = await issueToken(issuer, owner);
-    const b = await issueToken(issuer, owner);
-    expect((await revoke(issuer, { ...owner, method: 'post' }, { token: a })).status).toBe(200);
+  test('§2.1: client_secret_post works too (for a client registered with it); a sibling token of the same client stays valid', async () => {
+    const poster = await seedClient(issuer.auth, ['reports:read'], { authMethod: 'client_secret_post' });
+    const a = await issueToken(issuer, poster);
+    const b = await issueToken(issuer, poster);
+    expect((await revoke(issuer, poster, { token: a })).status).toBe(200);
     expect((await callApi(local, a)).status).toBe(401);
     expect((await callApi(local, b)).status).toBe(200);
   });

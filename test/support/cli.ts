@@ -124,12 +124,19 @@ export interface ClientJson {
   client_id: string;
   name: string;
   type: 'confidential' | 'public';
+  /** 'none' for a public client. */
+  auth_method: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+  /** RFC 9449 §5.2: whether its token requests must carry a DPoP proof. */
+  dpop: 'allowed' | 'required';
   enabled: boolean;
   groups: string[];
   scopes: string[];
   grant_types: string[];
   token_ttl: number | null;
   secrets: Array<{ id: number; created_at: number; expires_at: number | null }>;
+  /** private_key_jwt: the registered public keys; null otherwise or with a jwks_uri. */
+  jwks: { keys: Array<Record<string, string>> } | null;
+  jwks_uri: string | null;
   created_at: number;
   updated_at: number;
 }
@@ -144,4 +151,11 @@ export interface GroupJson {
 export interface CreatedJson {
   client_id: string;
   client_secret: string | null;
+}
+
+export interface ResourceJson {
+  uri: string;
+  scopes: string[];
+  created_at: number;
+  updated_at: number;
 }

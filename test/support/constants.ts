@@ -20,3 +20,9 @@ export const ISSUER = 'https://issuer.test';
 export const API_AUDIENCE = 'https://api.ccgate.test';
 /** RFC 8414 §3: the metadata path (before any issuer path). */
 export const METADATA_PATH = '/.well-known/oauth-authorization-server';
+
+/**
+ * What a guard answers a request without a token (RFC 6750 §3.1, RFC 9449 §7.1): a challenge per
+ * scheme it accepts, Bearer and DPoP (with the proof algorithms), none with an error.
+ */
+export const NO_TOKEN_CHALLENGE = 'Bearer realm="ccgate", DPoP realm="ccgate", algs="ES256 RS256 PS256"';

@@ -1,5 +1,6 @@
+import type { ClientJwks } from '../../tokens/jwk-set';
 import type { CredentialsRow } from '../storage';
-import type { ClientRecord, ClientType, GrantType, SecretInfo } from '../types';
+import type { ClientAuthMethod, ClientRecord, ClientType, DpopPolicy, GrantType, SecretInfo } from '../types';
 import type { Tables } from './names';
 
 /*
@@ -14,6 +15,10 @@ interface ClientColumns {
   grant_types: GrantType[];
   token_ttl: number | null;
   enabled: boolean;
+  auth_method: ClientAuthMethod;
+  jwks: ClientJwks | null;
+  jwks_uri: string | null;
+  dpop: DpopPolicy;
   scopes: string[];
 }
 
@@ -39,7 +44,7 @@ const secretsOf = (t: Tables, fields: string): string => `
 
 /** Every column of ClientRow; append `WHERE` / `ORDER BY`. */
 export const selectClients = (t: Tables): string => `
-  SELECT c.client_id, c.name, c.type, c.grant_types, c.token_ttl, c.enabled, c.created_at, c.updated_at,
+  SELECT c.client_id, c.name, c.type, c.grant_types, c.token_ttl, c.enabled, c.auth_method, c.jwks, c.jwks_uri, c.dpop, c.created_at, c.updated_at,
          ARRAY(SELECT g.name FROM ${t.client_groups} cg JOIN ${t.groups} g ON g.id = cg.group_id
                WHERE cg.client_id = c.client_id ORDER BY g.name) AS groups,
          ${scopesOf(t)},
@@ -48,7 +53,7 @@ export const selectClients = (t: Tables): string => `
 
 /** What client authentication needs, for client $2: one round trip on every uncached token request. */
 export const selectCredentials = (t: Tables): string => `
-  SELECT c.client_id, c.type, c.grant_types, c.token_ttl, c.enabled,
+  SELECT c.client_id, c.type, c.grant_types, c.token_ttl, c.enabled, c.auth_method, c.jwks, c.jwks_uri, c.dpop,
          ${scopesOf(t)},
          ${secretsOf(t, `'hash', s.secret_hash, 'expiresAt', s.expires_at`)}
   FROM ${t.clients} c WHERE c.client_id = $2`;
@@ -61,6 +66,10 @@ export function toClientRecord(row: ClientRow): ClientRecord {
     grantTypes: row.grant_types,
     tokenTtl: row.token_ttl,
     enabled: row.enabled,
+    authMethod: row.auth_method,
+    jwks: row.jwks,
+    jwksUri: row.jwks_uri,
+    dpop: row.dpop,
     groups: row.groups,
     scopes: row.scopes,
     secrets: row.secrets,
@@ -76,6 +85,10 @@ export function toCredentials(row: CredentialsDbRow): CredentialsRow {
     grantTypes: row.grant_types,
     tokenTtl: row.token_ttl,
     enabled: row.enabled,
+    authMethod: row.auth_method,
+    jwks: row.jwks,
+    jwksUri: row.jwks_uri,
+    dpop: row.dpop,
     scopes: row.scopes,
     secrets: row.secrets,
   };

@@ -1,5 +1,5 @@
-import type { ClientStorage, CredentialsRow, NewClientRow } from '../storage';
-import type { ClientRecord } from '../types';
+import type { ClientKeysRow, ClientStorage, CredentialsRow, NewClientRow } from '../storage';
+import type { ClientRecord, DpopPolicy } from '../types';
 import { selectClients, selectCredentials, toClientRecord, toCredentials, type ClientRow, type CredentialsDbRow } from './client-rows';
 import type { Tables } from './names';
 import type { Database, Executor } from './pool';
@@ -38,9 +38,9 @@ export class PostgresClients implements ClientStorage {
       const groupIds = await this.groupIds(tx, row.groups);
       if ('unknownGroup' in groupIds) return groupIds;
       await tx.run(
-        `INSERT INTO ${this.t.clients} (client_id, name, type, grant_types, token_ttl, enabled, created_at, updated_at)
-         VALUES ($1, $2, $3, $4::text[], $5, true, $6, $6)`,
-        [row.clientId, row.name, row.type, row.grantTypes, row.tokenTtl, row.createdAt],
+        `INSERT INTO ${this.t.clients} (client_id, name, type, grant_types, token_ttl, enabled, auth_method, jwks, jwks_uri, dpop, created_at, updated_at)
+         VALUES ($1, $2, $3, $4::text[], $5, true, $7, $8::json, $9, $10, $6, $6)`,
+        [row.clientId, row.name, row.type, row.grantTypes, row.tokenTtl, row.createdAt, row.authMethod, jsonParam(row.jwks), row.jwksUri, row.dpop],
       );
       await this.addMemberships(tx, row.clientId, groupIds.ids);
       if (row.secretHash !== null) await this.insertSecret(tx, row.clientId, row.secretHash, row.createdAt);
@@ -69,6 +69,25 @@ export class PostgresClients implements ClientStorage {
       await this.insertSecret(tx, clientId, secretHash, now);
       await this.touch(tx, clientId, now);
       return this.require(tx, clientId, now);
+    });
+  }
+
+  setKeys(clientId: string, keys: ClientKeysRow, now: number): Promise<ClientRecord | null> {
+    return this.db.transaction(async (tx) => {
+      const updated = await tx.run(`UPDATE ${this.t.clients} SET jwks = $2::json, jwks_uri = $3, updated_at = $4 WHERE client_id = $1`, [
+        clientId,
+        jsonParam(keys.jwks),
+        keys.jwksUri,
+        now,
+      ]);
+      return updated === 0 ? null : this.require(tx, clientId, now);
+    });
+  }
+
+  setDpop(clientId: string, dpop: DpopPolicy, now: number): Promise<ClientRecord | null> {
+    return this.db.transaction(async (tx) => {
+      const updated = await tx.run(`UPDATE ${this.t.clients} SET dpop = $2, updated_at = $3 WHERE client_id = $1`, [clientId, dpop, now]);
+      return updated === 0 ? null : this.require(tx, clientId, now);
     });
   }
 
@@ -152,3 +171,6 @@ export class PostgresClients implements ClientStorage {
     await tx.run(`UPDATE ${this.t.clients} SET updated_at = $2 WHERE client_id = $1`, [clientId, now]);
   }
 }
+
+/** A json column's parameter: node-postgres would send a plain object as JSON anyway, but an array as a PostgreSQL array. */
+const jsonParam = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));

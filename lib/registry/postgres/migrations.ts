@@ -132,6 +132,41 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX throttle_by_expiry ON throttle (expire);
   `,
+  // 4: how each client authenticates (existing clients keep client_secret_basic), a private_key_jwt
+  // client's public keys (a JWK Set, or its URL), and the resources of RFC 8707, announced by the
+  // change feed like every other cached table (migration 2's functions).
+  `
+  ALTER TABLE clients ADD COLUMN auth_method text NOT NULL DEFAULT 'client_secret_basic'
+    CHECK (auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt'));
+  ALTER TABLE clients ADD COLUMN jwks json;
+  ALTER TABLE clients ADD COLUMN jwks_uri text;
+  CREATE TABLE resources (
+    uri        text COLLATE "C" PRIMARY KEY CHECK (char_length(uri) BETWEEN 1 AND 512),
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  CREATE TABLE resource_scopes (
+    uri   text COLLATE "C" NOT NULL REFERENCES resources (uri) ON DELETE CASCADE,
+    scope text COLLATE "C" NOT NULL CHECK (scope <> ''),
+    PRIMARY KEY (uri, scope)
+  );
+  DO $$
+  DECLARE
+    watched text;
+  BEGIN
+    FOREACH watched IN ARRAY ARRAY['resources', 'resource_scopes'] LOOP
+      EXECUTE format('CREATE TRIGGER ccgate_inserted AFTER INSERT ON %I REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ccgate_rows_changed()', watched);
+      EXECUTE format('CREATE TRIGGER ccgate_updated AFTER UPDATE ON %I REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ccgate_rows_changed()', watched);
+      EXECUTE format('CREATE TRIGGER ccgate_deleted AFTER DELETE ON %I REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION ccgate_rows_changed()', watched);
+      EXECUTE format('CREATE TRIGGER ccgate_truncated AFTER TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION ccgate_truncated()', watched);
+    END LOOP;
+  END $$;
+  `,
+  // 5: whether a client's token requests must carry a DPoP proof (RFC 9449 §5.2); existing clients
+  // keep what they had: a proof is allowed, not required. The clients table is watched already.
+  `
+  ALTER TABLE clients ADD COLUMN dpop text NOT NULL DEFAULT 'allowed' CHECK (dpop IN ('allowed', 'required'));
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

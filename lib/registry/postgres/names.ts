@@ -12,6 +12,8 @@ const TABLES = [
   'clients',
   'client_groups',
   'client_secrets',
+  'resources',
+  'resource_scopes',
   'revoked_tokens',
   'signing_keys',
   'replay',

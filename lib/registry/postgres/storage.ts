@@ -6,6 +6,7 @@ import { PostgresChangeFeed } from './changes';
 import { PostgresClients } from './clients';
 import { storageError } from './errors';
 import { PostgresGroups } from './groups';
+import { PostgresResources } from './resources';
 import { PostgresKeys } from './keys';
 import { deleteExpiredThrottle, postgresLimiter } from './limiter';
 import { migrate } from './migrations';
@@ -25,6 +26,7 @@ import { PostgresRevocations } from './revocations';
 export class PostgresStorage implements RegistryStorage {
   readonly groups: PostgresGroups;
   readonly clients: PostgresClients;
+  readonly resources: PostgresResources;
   readonly keys: PostgresKeys;
   readonly revocations: PostgresRevocations;
   readonly replay: PostgresReplay;
@@ -51,6 +53,7 @@ export class PostgresStorage implements RegistryStorage {
     this.setup = new Database(this.pool, () => Promise.resolve());
     this.groups = new PostgresGroups(this.db, this.t);
     this.clients = new PostgresClients(this.db, this.t);
+    this.resources = new PostgresResources(this.db, this.t);
     this.keys = new PostgresKeys(this.db, this.t, this.schema);
     this.revocations = new PostgresRevocations(this.db, this.t);
     this.replay = new PostgresReplay(this.db, this.t);

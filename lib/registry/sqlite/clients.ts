@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
-import type { ClientStorage, CredentialsRow, NewClientRow } from '../storage';
-import type { ClientRecord, ClientType, GrantType, SecretInfo } from '../types';
+import type { ClientJwks } from '../../tokens/jwk-set';
+import type { ClientKeysRow, ClientStorage, CredentialsRow, NewClientRow } from '../storage';
+import type { ClientAuthMethod, ClientRecord, ClientType, DpopPolicy, GrantType, SecretInfo } from '../types';
 import { inTransaction, read } from './database';
 import type { SqliteGroups } from './groups';
 import { jsonList, spacedList } from './rows';
@@ -12,6 +13,11 @@ interface ClientRow {
   grant_types: string;
   token_ttl: number | null;
   enabled: number;
+  auth_method: ClientAuthMethod;
+  /** JSON of a ClientJwks, or null. */
+  jwks: string | null;
+  jwks_uri: string | null;
+  dpop: DpopPolicy;
   created_at: number;
   updated_at: number;
   /** JSON arrays. */
@@ -20,7 +26,12 @@ interface ClientRow {
   secrets: string;
 }
 
-type CredentialsColumns = Pick<ClientRow, 'client_id' | 'type' | 'grant_types' | 'token_ttl' | 'enabled' | 'scopes'> & { secrets: string };
+type CredentialsColumns = Pick<
+  ClientRow,
+  'client_id' | 'type' | 'grant_types' | 'token_ttl' | 'enabled' | 'auth_method' | 'jwks' | 'jwks_uri' | 'dpop' | 'scopes'
+> & {
+  secrets: string;
+};
 
 const SCOPES = `(SELECT json_group_array(DISTINCT gs.scope ORDER BY gs.scope)
      FROM client_groups cg JOIN group_scopes gs ON gs.group_id = cg.group_id WHERE cg.client_id = c.client_id) AS scopes`;
@@ -30,7 +41,7 @@ const secrets = (fields: string): string => `(SELECT json_group_array(json_objec
      FROM client_secrets WHERE client_id = c.client_id AND (expires_at IS NULL OR expires_at > @now)) AS secrets`;
 
 const SELECT_CLIENTS = `
-  SELECT c.client_id, c.name, c.type, c.grant_types, c.token_ttl, c.enabled, c.created_at, c.updated_at,
+  SELECT c.client_id, c.name, c.type, c.grant_types, c.token_ttl, c.enabled, c.auth_method, c.jwks, c.jwks_uri, c.dpop, c.created_at, c.updated_at,
     (SELECT json_group_array(g.name ORDER BY g.name)
        FROM client_groups cg JOIN groups g ON g.id = cg.group_id WHERE cg.client_id = c.client_id) AS groups,
     ${SCOPES},
@@ -39,7 +50,7 @@ const SELECT_CLIENTS = `
 
 // Everything client authentication needs in one read (it runs on every token request).
 const SELECT_CREDENTIALS = `
-  SELECT c.client_id, c.type, c.grant_types, c.token_ttl, c.enabled, ${SCOPES}, ${secrets("'hash', secret_hash, 'expiresAt', expires_at")}
+  SELECT c.client_id, c.type, c.grant_types, c.token_ttl, c.enabled, c.auth_method, c.jwks, c.jwks_uri, c.dpop, ${SCOPES}, ${secrets("'hash', secret_hash, 'expiresAt', expires_at")}
   FROM clients c WHERE c.client_id = @clientId`;
 
 interface At {
@@ -62,6 +73,8 @@ export class SqliteClients implements ClientStorage {
   private readonly insertSecret;
   private readonly deleteSecrets;
   private readonly endCurrentSecret;
+  private readonly updateKeys;
+  private readonly updateDpop;
 
   constructor(
     private readonly db: Database.Database,
@@ -71,9 +84,9 @@ export class SqliteClients implements ClientStorage {
     this.all = db.prepare<[{ now: number }], ClientRow>(`${SELECT_CLIENTS} ORDER BY c.created_at, c.client_id`);
     this.credentialsById = db.prepare<[At], CredentialsColumns>(SELECT_CREDENTIALS);
     this.exists = db.prepare<[string], number>('SELECT 1 FROM clients WHERE client_id = ?').pluck();
-    this.insertClient = db.prepare<[NewClientRow & { grantTypesColumn: string }]>(
-      `INSERT INTO clients (client_id, name, type, grant_types, token_ttl, enabled, created_at, updated_at)
-       VALUES (@clientId, @name, @type, @grantTypesColumn, @tokenTtl, 1, @createdAt, @createdAt)`,
+    this.insertClient = db.prepare<[Omit<NewClientRow, 'jwks'> & { grantTypesColumn: string; jwksColumn: string | null }]>(
+      `INSERT INTO clients (client_id, name, type, grant_types, token_ttl, enabled, auth_method, jwks, jwks_uri, dpop, created_at, updated_at)
+       VALUES (@clientId, @name, @type, @grantTypesColumn, @tokenTtl, 1, @authMethod, @jwksColumn, @jwksUri, @dpop, @createdAt, @createdAt)`,
     );
     this.insertMember = db.prepare<[string, number]>('INSERT OR IGNORE INTO client_groups (client_id, group_id) VALUES (?, ?)');
     this.deleteMember = db.prepare<[string, number]>('DELETE FROM client_groups WHERE client_id = ? AND group_id = ?');
@@ -86,6 +99,10 @@ export class SqliteClients implements ClientStorage {
     // Without an overlap every secret goes; with one, all but the current (older overlaps end now).
     this.deleteSecrets = db.prepare<[string, number]>('DELETE FROM client_secrets WHERE client_id = ? AND (expires_at IS NOT NULL OR ? = 0)');
     this.endCurrentSecret = db.prepare<[number, string]>('UPDATE client_secrets SET expires_at = ? WHERE client_id = ? AND expires_at IS NULL');
+    this.updateKeys = db.prepare<[string | null, string | null, number, string]>(
+      'UPDATE clients SET jwks = ?, jwks_uri = ?, updated_at = ? WHERE client_id = ?',
+    );
+    this.updateDpop = db.prepare<[DpopPolicy, number, string]>('UPDATE clients SET dpop = ?, updated_at = ? WHERE client_id = ?');
   }
 
   get(clientId: string, now: number): Promise<ClientRecord | null> {
@@ -107,7 +124,8 @@ export class SqliteClients implements ClientStorage {
     return inTransaction(this.db, () => {
       const groupIds = this.groups.idsOf(row.groups);
       if (!Array.isArray(groupIds)) return groupIds;
-      this.insertClient.run({ ...row, grantTypesColumn: row.grantTypes.join(' ') });
+      const { jwks, ...columns } = row;
+      this.insertClient.run({ ...columns, grantTypesColumn: row.grantTypes.join(' '), jwksColumn: jwksColumn(jwks) });
       for (const id of groupIds) this.insertMember.run(row.clientId, id);
       if (row.secretHash !== null) this.insertSecret.run(row.clientId, row.secretHash, row.createdAt);
       return this.written(row.clientId, row.createdAt);
@@ -128,6 +146,20 @@ export class SqliteClients implements ClientStorage {
       if (overlapSeconds > 0) this.endCurrentSecret.run(now + overlapSeconds, clientId);
       this.insertSecret.run(clientId, secretHash, now);
       this.touch.run(now, clientId);
+      return this.written(clientId, now);
+    });
+  }
+
+  setKeys(clientId: string, keys: ClientKeysRow, now: number): Promise<ClientRecord | null> {
+    return inTransaction(this.db, () => {
+      if (this.updateKeys.run(jwksColumn(keys.jwks), keys.jwksUri, now, clientId).changes === 0) return null;
+      return this.written(clientId, now);
+    });
+  }
+
+  setDpop(clientId: string, dpop: DpopPolicy, now: number): Promise<ClientRecord | null> {
+    return inTransaction(this.db, () => {
+      if (this.updateDpop.run(dpop, now, clientId).changes === 0) return null;
       return this.written(clientId, now);
     });
   }
@@ -183,6 +215,10 @@ function toRecord(row: ClientRow): ClientRecord {
     grantTypes: spacedList(row.grant_types) as GrantType[],
     tokenTtl: row.token_ttl,
     enabled: row.enabled === 1,
+    authMethod: row.auth_method,
+    jwks: parseJwksColumn(row.jwks),
+    jwksUri: row.jwks_uri,
+    dpop: row.dpop,
     groups: jsonList(row.groups),
     scopes: jsonList(row.scopes),
     secrets: JSON.parse(row.secrets) as SecretInfo[],
@@ -198,7 +234,14 @@ function toCredentials(row: CredentialsColumns): CredentialsRow {
     grantTypes: spacedList(row.grant_types) as GrantType[],
     tokenTtl: row.token_ttl,
     enabled: row.enabled === 1,
+    authMethod: row.auth_method,
+    jwks: parseJwksColumn(row.jwks),
+    jwksUri: row.jwks_uri,
+    dpop: row.dpop,
     scopes: jsonList(row.scopes),
     secrets: JSON.parse(row.secrets) as CredentialsRow['secrets'],
   };
 }
+
+const jwksColumn = (jwks: ClientJwks | null): string | null => (jwks === null ? null : JSON.stringify(jwks));
+const parseJwksColumn = (value: string | null): ClientJwks | null => (value === null ? null : (JSON.parse(value) as ClientJwks));

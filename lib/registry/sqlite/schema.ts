@@ -81,6 +81,29 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX throttle_by_expiry ON throttle(expire);
   `,
+  // 3: how each client authenticates (existing clients keep client_secret_basic), a private_key_jwt
+  // client's public keys (a JWK Set as JSON, or its URL), and the resources of RFC 8707.
+  `
+  ALTER TABLE clients ADD COLUMN auth_method TEXT NOT NULL DEFAULT 'client_secret_basic'
+    CHECK (auth_method IN ('client_secret_basic', 'client_secret_post', 'private_key_jwt'));
+  ALTER TABLE clients ADD COLUMN jwks TEXT;
+  ALTER TABLE clients ADD COLUMN jwks_uri TEXT;
+  CREATE TABLE resources (
+    uri        TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE resource_scopes (
+    uri   TEXT NOT NULL REFERENCES resources(uri) ON DELETE CASCADE,
+    scope TEXT NOT NULL,
+    PRIMARY KEY (uri, scope)
+  ) WITHOUT ROWID;
+  `,
+  // 4: whether a client's token requests must carry a DPoP proof (RFC 9449 §5.2); existing clients
+  // keep what they had: a proof is allowed, not required.
+  `
+  ALTER TABLE clients ADD COLUMN dpop TEXT NOT NULL DEFAULT 'allowed' CHECK (dpop IN ('allowed', 'required'));
+  `,
 ];
 
 /** rate-limiter-flexible's table (migration 2). */

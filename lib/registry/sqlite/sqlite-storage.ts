@@ -8,6 +8,7 @@ import { SqliteGroups } from './groups';
 import { SqliteKeys } from './keys';
 import { sqliteLimiter, throttlePruner } from './limiter';
 import { SqliteReplay } from './replay';
+import { SqliteResources } from './resources';
 import { SqliteRevocations } from './revocations';
 
 /**
@@ -20,6 +21,7 @@ import { SqliteRevocations } from './revocations';
 export class SqliteStorage implements RegistryStorage {
   readonly groups: SqliteGroups;
   readonly clients: SqliteClients;
+  readonly resources: SqliteResources;
   readonly keys: SqliteKeys;
   readonly revocations: SqliteRevocations;
   readonly replay: SqliteReplay;
@@ -33,6 +35,7 @@ export class SqliteStorage implements RegistryStorage {
     try {
       this.groups = new SqliteGroups(db);
       this.clients = new SqliteClients(db, this.groups);
+      this.resources = new SqliteResources(db);
       this.keys = new SqliteKeys(db);
       this.revocations = new SqliteRevocations(db);
       this.replay = new SqliteReplay(db);

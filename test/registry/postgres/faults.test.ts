@@ -168,7 +168,19 @@ describePostgres('PostgreSQL faults', () => {
 
   test('a constraint violation the interface has no answer for propagates as it is, not as unavailability', async () => {
     const s = storage(db.url);
-    const row = { clientId: 'c', name: 'n', type: 'public' as const, grantTypes: ['client_credentials' as const], groups: [], secretHash: null, createdAt: 1 };
+    const row = {
+      clientId: 'c',
+      name: 'n',
+      type: 'public' as const,
+      grantTypes: ['client_credentials' as const],
+      groups: [],
+      authMethod: 'client_secret_basic' as const,
+      secretHash: null,
+      jwks: null,
+      jwksUri: null,
+      dpop: 'allowed' as const,
+      createdAt: 1,
+    };
     const { error } = await settle(() => s.clients.insert({ ...row, tokenTtl: 0 }));
     expect(error).not.toBeInstanceOf(RegistryUnavailableError);
     expect(error).toMatchObject({ code: '23514' });

@@ -29,9 +29,11 @@ beforeEach(() => {
 afterEach(() => cleanup());
 
 describe('SQLite registry file: migrations (PRAGMA user_version)', () => {
-  test('migration 1 is exactly what shipped (a shipped migration is never edited)', () => {
+  test('migrations 1 and 2 are exactly what shipped (a shipped migration is never edited)', () => {
     expect(createHash('sha256').update(MIGRATIONS[0]).digest('hex')).toBe('dc668a5bf8bec74a49f6a1f89bb6fac80658ef2c3a8aede484465c66723af1e4');
-    expect(SCHEMA_VERSION).toBe(2);
+    expect(createHash('sha256').update(MIGRATIONS[1]).digest('hex')).toBe('7225503c51c8188658d0b57f6827c081860c54f06ee457ffa831a901c893e47c');
+    expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(3);
   });
 
   test('a fresh file is at the current schema version, with the replay and throttle tables', async () => {
