@@ -2,7 +2,8 @@ import type { ErrorRequestHandler, Router } from 'express';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { DEFAULTS } from './defaults';
 import { AuditEvents } from './events';
-import { createGuard, type Guard } from './guard';
+import { createResolvedGuard, type Guard } from './guard/guard';
+import { resolveGuardOptions } from './guard/options';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { BcryptPool, createMetadataRouter, createTokenRouter, LimiterThrottle, oauthErrorHandler, SecretVerifier, type IssuerConfig } from './issuer';
 import { SigningKeyWarmup } from './issuer/key-warmup';
@@ -88,6 +89,15 @@ export function ccgate(options: CcgateOptions): Ccgate {
   const o = resolveOptions(options);
   const events = new AuditEvents();
   const telemetry = new PromTelemetry({ clientLabels: o.metricsClientLabels });
+  // RFC 9449 §11.1: with 'registry', the proofs' jti seen by this guard are shared, so a proof replayed to another instance fails too.
+  const { replay, ...guardDpop } = options.guardDpop ?? {};
+  const guardReplay = replay === 'registry' ? { useOnce: (id: string, expiresAt: number) => registry.useOnce('dpop_resource_proof', id, expiresAt) } : replay;
+  // Checked before anything is opened or started: a bad option leaves nothing running behind it.
+  const guardOptions = resolveGuardOptions(
+    { realm: o.realm, errors: o.guardErrors, events, telemetry, dpop: { ...guardDpop, replay: guardReplay }, protectedResource: options.protectedResource },
+    o.issuer,
+    'guardDpop',
+  );
   const registry = openRegistry(o.db, {
     bcryptCost: o.bcryptCost,
     events,
@@ -114,21 +124,7 @@ export function ccgate(options: CcgateOptions): Ccgate {
     registry,
   );
   const throttle = o.throttle && (isFailureThrottle(o.throttle) ? o.throttle : new LimiterThrottle((l) => registry.limiter(l), o.throttle));
-  // RFC 9449 §11.1: with 'registry', the proofs' jti seen by this guard are shared, so a proof replayed to another instance fails too.
-  const { replay, ...guardDpop } = options.guardDpop ?? {};
-  const guardReplay = replay === 'registry' ? { useOnce: (id: string, expiresAt: number) => registry.useOnce('dpop_resource_proof', id, expiresAt) } : replay;
-  const guard = createGuard(
-    validator,
-    {
-      realm: o.realm,
-      errors: o.guardErrors,
-      events,
-      telemetry,
-      dpop: { ...guardDpop, replay: guardReplay },
-      protectedResource: options.protectedResource,
-    },
-    o.issuer,
-  );
+  const guard = createResolvedGuard(validator, guardOptions);
   telemetry.observe({ bcryptQueueDepth: () => pool.queued, signingKeys: () => registry.listKeys() });
   countAuditEvents(events, telemetry, o.algorithm);
   const keyWarmup = new SigningKeyWarmup(() => keyring.signingKey(o.algorithm), o.onServerError);

@@ -29,16 +29,23 @@ export type RejectionReason =
   /** The issuer's introspection endpoint answered `active: false` (RFC 7662 §2.2). */
   | 'inactive';
 
-/** A token that is not a valid ccgate access token; the message is safe to send to the caller. */
-export class TokenRejected extends Error {
+/**
+ * An error with a stable, machine-readable `reason` beside its human message (safe to send): the
+ * shape of every refusal ccgate explains by a code (tokens, client assertions, DPoP proofs, fetches).
+ */
+export class ReasonedError<R extends string> extends Error {
   constructor(
-    readonly reason: RejectionReason,
+    readonly reason: R,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
-    this.name = 'TokenRejected';
+    super(message, options);
+    this.name = new.target.name;
   }
 }
+
+/** A token that is not a valid ccgate access token; the message is safe to send to the caller. */
+export class TokenRejected extends ReasonedError<RejectionReason> {}
 
 /**
  * Why a client assertion (private_key_jwt, RFC 7523 §2.2 and §3) did not authenticate its client.
@@ -77,16 +84,7 @@ export type AssertionRejectionReason =
   | 'wrong_method';
 
 /** A client assertion that does not authenticate its client; the message is safe to send. */
-export class AssertionRejected extends Error {
-  constructor(
-    readonly reason: AssertionRejectionReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'AssertionRejected';
-  }
-}
+export class AssertionRejected extends ReasonedError<AssertionRejectionReason> {}
 
 /**
  * Why a DPoP proof (RFC 9449 §4.2, §4.3) was not accepted, at the token endpoint or at a resource
@@ -124,13 +122,4 @@ export type DpopRejectionReason =
   | 'key_mismatch';
 
 /** A DPoP proof that is not accepted; the message is safe to send. */
-export class DpopProofRejected extends Error {
-  constructor(
-    readonly reason: DpopRejectionReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'DpopProofRejected';
-  }
-}
+export class DpopProofRejected extends ReasonedError<DpopRejectionReason> {}

@@ -1,3 +1,5 @@
+import { ReasonedError } from './rejection';
+
 /** Why a document fetched from a configured URL (a client's JWK Set) could not be used. */
 export type RemoteFailure =
   /** Refused or dropped connections, DNS or TLS failures. */
@@ -14,13 +16,4 @@ export type RemoteFailure =
   | 'insecure_url';
 
 /** A remote document could not be fetched or used; `reason` is stable, the message names the URL. */
-export class RemoteFetchError extends Error {
-  constructor(
-    readonly reason: RemoteFailure,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'RemoteFetchError';
-  }
-}
+export class RemoteFetchError extends ReasonedError<RemoteFailure> {}

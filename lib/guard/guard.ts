@@ -22,7 +22,7 @@ import { isScopeToken } from '../scope';
 import type { AccessTokenClaims, AccessTokenValidator } from '../tokens';
 import { extractBearerToken } from './bearer';
 import { checkSenderConstraint, dpopChallenge } from './dpop';
-import { resolveGuardOptions, type GuardOptions } from './options';
+import { resolveGuardOptions, type GuardOptions, type ResolvedGuardOptions } from './options';
 import { protectedResourceMetadataRouter } from './resource-metadata';
 
 /** What a guarded handler finds on `req.auth`. */
@@ -103,7 +103,11 @@ function scopeError(rule: NonNullable<ScopeRule>, granted: Set<string>, challeng
 
 /** Builds the three middleware factories around one validator (local or remote). */
 export function createGuard(validator: AccessTokenValidator, guardOptions: GuardOptions = {}, issuer?: string): Guard {
-  const options = resolveGuardOptions(guardOptions, issuer);
+  return createResolvedGuard(validator, resolveGuardOptions(guardOptions, issuer));
+}
+
+/** createGuard with options already resolved (ccgate() checks them before it opens anything). */
+export function createResolvedGuard(validator: AccessTokenValidator, options: ResolvedGuardOptions): Guard {
   const challenge: BearerChallenge = dpopChallenge(options.dpop, { realm: options.realm, resourceMetadata: options.protectedResource?.url });
   const fail =
     options.errors === 'next'

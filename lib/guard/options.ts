@@ -56,11 +56,14 @@ export interface ResolvedGuardOptions {
   protectedResource: ProtectedResourceMetadata | null;
 }
 
-/** `issuer`: the authorization server the metadata names by default (the local guard's, or remoteGuard's). */
-export function resolveGuardOptions(options: GuardOptions, issuer?: string): ResolvedGuardOptions {
+/**
+ * `issuer`: the authorization server the metadata names by default (the local guard's, or remoteGuard's);
+ * `dpopOption`: what errors call the dpop options (ccgate() names them guardDpop).
+ */
+export function resolveGuardOptions(options: GuardOptions, issuer?: string, dpopOption = 'dpop'): ResolvedGuardOptions {
   const errors = options.errors ?? DEFAULTS.guardErrors;
   if (errors !== 'respond' && errors !== 'next') throw new ConfigurationError('errors', `errors must be 'respond' or 'next', got "${String(errors)}"`);
-  const dpop = resolveDpop(options.dpop ?? {});
+  const dpop = resolveDpop(options.dpop ?? {}, dpopOption);
   return {
     realm: options.realm ?? DEFAULTS.realm,
     errors,
@@ -71,16 +74,16 @@ export function resolveGuardOptions(options: GuardOptions, issuer?: string): Res
   };
 }
 
-function resolveDpop(options: GuardDpopOptions): DpopGuardConfig {
+function resolveDpop(options: GuardDpopOptions, name: string): DpopGuardConfig {
   const base = options.publicBaseUrl;
   if (base !== undefined && (htuOf(base) === null || new URL(base).pathname !== '/' || base.endsWith('/'))) {
-    throw new ConfigurationError('dpop.publicBaseUrl', 'dpop.publicBaseUrl must be an origin such as https://api.example.com (no path, no trailing slash)');
+    throw new ConfigurationError(`${name}.publicBaseUrl`, `${name}.publicBaseUrl must be an origin such as https://api.example.com (no path, no trailing slash)`);
   }
   return {
     required: options.required ?? false,
     nonces: options.nonceSecret === undefined ? null : new DpopNonces({ secret: options.nonceSecret }),
     publicBaseUrl: base ?? null,
-    windowSeconds: seconds('dpop.proofWindowSeconds', options.proofWindowSeconds ?? DEFAULTS.dpop.proofWindowSeconds),
+    windowSeconds: seconds(`${name}.proofWindowSeconds`, options.proofWindowSeconds ?? DEFAULTS.dpop.proofWindowSeconds),
     clockToleranceSeconds: DEFAULTS.clockToleranceSeconds,
     maxProofLength: DEFAULTS.dpop.maxProofLength,
     replay: options.replay ?? new MemoryReplayStore(),

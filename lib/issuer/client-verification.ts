@@ -35,11 +35,12 @@ export class ClientVerification {
 
   async verify(method: SecretMethod, clientId: string, secrets: string[], address: string | undefined): Promise<Verdict> {
     const client = clientId.length <= MAX_CLIENT_ID_LENGTH ? await this.deps.registry.findClientCredentials(clientId) : null;
-    const attempt = authAttempt(clientId, address);
-    if (secrets.length === 0) return this.withoutSecret(client, attempt);
+    if (secrets.length === 0) return this.withoutSecret(client, authAttempt(clientId, address));
     // RFC 6749 §2.3: a client uses its own method only. Another one costs and answers as an unknown client.
     const hashes = client?.type === 'confidential' && client.authMethod === method ? client.secretHashes : null;
+    // A recognized secret asks nothing more: no throttle counter is read or written (on PostgreSQL, no query).
     if (client?.enabled && hashes && this.deps.secrets.recognizes(clientId, secrets, hashes)) return { kind: 'authenticated', client };
+    const attempt = authAttempt(clientId, address);
     const { throttle } = this.deps;
     const wait = throttle ? await throttle.retryAfter(attempt) : 0;
     if (wait > 0) return { kind: 'throttled', retryAfter: wait };

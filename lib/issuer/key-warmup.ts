@@ -30,10 +30,16 @@ export class SigningKeyWarmup {
 
 /**
  * Middleware holding token requests until the startup key is made: the first token is signed by that
- * key rather than racing it with a second key generation. Afterwards it costs one resolved promise.
+ * key rather than racing it with a second key generation. Once that has settled it passes requests
+ * on at once, without a promise.
  */
 export function afterKeyMade(keyMade: () => Promise<void>): RequestHandler {
+  let made = false;
   return (_req, _res, next) => {
-    keyMade().then(() => next(), next);
+    if (made) return next();
+    keyMade().then(() => {
+      made = true;
+      next();
+    }, next);
   };
 }

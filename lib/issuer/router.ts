@@ -17,6 +17,7 @@ import { DpopBinding, type DpopNonceSource } from './dpop-binding';
 import { assignRequestId, formBody, methodNotAllowed, noStore, oauthErrorHandler, requireHttps, type ErrorHandlerOptions } from './http';
 import { introspectEndpoint } from './introspect';
 import { jwksEndpoint } from './jwks';
+import { pipeline } from './pipeline';
 import { afterKeyMade } from './key-warmup';
 import { revokeEndpoint } from './revoke';
 import type { SecretVerifier } from './secret-verifier';
@@ -110,24 +111,46 @@ export function createTokenRouter(config: IssuerConfig): Router {
     events,
   });
   const transport: RequestHandler[] = config.requireHttps ? [requireHttps] : [];
-  const post = (path: string, ...handlers: RequestHandler[]): void => {
-    router.use(path, assignRequestId, noStore);
-    router.post(path, ...transport, form, ...handlers);
-    router.all(path, methodNotAllowed('POST'));
+  /**
+   * A POST endpoint at `path`: every request to it (or under it) gets `before`, a request id and
+   * no-store; a POST to it exactly runs the steps, any other method is 405. One router layer per
+   * endpoint, the steps run by `pipeline`: what was a layer per step (each matched and, for
+   * router.use, its req.url rewritten) cost the token endpoint more than most of its steps.
+   */
+  const post = (path: string, before: RequestHandler[], ...handlers: RequestHandler[]): void => {
+    const steps = pipeline(...transport, form, ...handlers);
+    const notAllowed = methodNotAllowed('POST');
+    const dispatch: RequestHandler = (req, res, next) => {
+      // Inside router.use(path), req.url is what follows the path: '/' (or '/?query') when it is the path itself.
+      if (req.url !== '/' && !req.url.startsWith('/?')) next();
+      else if (req.method === 'POST') void steps(req, res, next);
+      else void notAllowed(req, res, next);
+    };
+    router.use(path, pipeline(...before, assignRequestId, noStore, dispatch));
   };
 
-  if (config.telemetry) router.use('/token', timeRequests(config.telemetry));
-  if (config.signingKeyMade) router.use('/token', afterKeyMade(config.signingKeyMade));
+  const tokenBefore: RequestHandler[] = [];
+  if (config.telemetry) tokenBefore.push(timeRequests(config.telemetry));
+  if (config.signingKeyMade) tokenBefore.push(afterKeyMade(config.signingKeyMade));
   const resources = { findResource: (uri: string) => registry.findResource(uri), requireResource: config.requireResource };
   // The proof is checked before client authentication (no bcrypt for a bad one), bound after it.
-  post('/token', checkGrantType, dpop.checkProof, authenticate, dpop.bindProof, issueToken({ signer, resources, tokenLifetime: config.tokenLifetime, events }));
+  post(
+    '/token',
+    tokenBefore,
+    checkGrantType,
+    dpop.checkProof,
+    authenticate,
+    dpop.bindProof,
+    issueToken({ signer, resources, tokenLifetime: config.tokenLifetime, events }),
+  );
   const limit = (limiter: RateLimiterAbstract | undefined, what: string): RequestHandler[] => (limiter ? [clientRateLimit(limiter, what)] : []);
   const defaultAudiences = Array.isArray(config.audience) ? config.audience : [config.audience];
   const isIssuedAudience = async (aud: string): Promise<boolean> => defaultAudiences.includes(aud) || (await registry.findResource(aud)) !== null;
   const introspect = introspectEndpoint({ validator, isIssuedAudience, introspectScope: config.introspectScope, events });
-  post('/introspect', requireTokenParam, authenticate, requireConfidential, ...limit(config.introspectionLimiter, 'introspection'), introspect);
+  post('/introspect', [], requireTokenParam, authenticate, requireConfidential, ...limit(config.introspectionLimiter, 'introspection'), introspect);
   post(
     '/revoke',
+    [],
     requireTokenParam,
     authenticate,
     requireConfidential,

@@ -8,6 +8,9 @@ import type { TokenSigner } from './token-signer';
 
 export const CLIENT_CREDENTIALS = 'client_credentials';
 
+/** What res.type('application/json') sets, without its lookup. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** RFC 6749 §4.4.2: grant_type is required and must be client_credentials. Checked before any bcrypt. */
 export const checkGrantType: RequestHandler = (_req, res, next) => {
   const grantType = formOf(res).grant_type;
@@ -64,8 +67,16 @@ export function issueToken(config: TokenEndpointConfig): RequestHandler {
         // RFC 6749 §4.4.3: no refresh token for client credentials. RFC 9449 §5: a bound token's type is DPoP.
         const body = { access_token: token, token_type: jkt === undefined ? 'Bearer' : 'DPoP', expires_in: lifetime, scope: formatScope(scopes) };
         // Written directly: res.json would also hash the body for an ETag, useless on a no-store answer.
-        res.type('application/json').end(JSON.stringify(body));
+        res.setHeader('Content-Type', JSON_TYPE);
+        res.end(JSON.stringify(body));
       }, next);
-    resourceGrant(config.resources, client, form.resource, requested).then(issue, refused);
+    let grant: Grant | Promise<Grant>;
+    try {
+      grant = resourceGrant(config.resources, client, form.resource, requested);
+    } catch (err) {
+      return refused(err);
+    }
+    if (grant instanceof Promise) grant.then(issue, refused);
+    else void issue(grant);
   };
 }

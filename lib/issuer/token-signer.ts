@@ -49,13 +49,13 @@ export class TokenSigner {
         `The token for these scopes would be ${token.length} characters, more than the ${this.config.maxTokenLength} the resource servers accept: request fewer scopes.`,
       );
     }
-    await this.recordUse(key.kid, claims.exp);
+    // Checked here, not in recordUse: nearly every token finds its expiry recorded, and then costs no await.
+    if ((this.recordedUntil.get(key.kid) ?? 0) < claims.exp) await this.recordUse(key.kid, claims.exp);
     return { token, claims };
   }
 
   /** A retired key stays published until its last token expires: the registry must know that expiry. */
   private async recordUse(kid: string, exp: number): Promise<void> {
-    if ((this.recordedUntil.get(kid) ?? 0) >= exp) return;
     await this.config.registry.recordKeyUse(kid, exp);
     const stored = (await this.config.registry.listKeys()).find((k) => k.kid === kid)?.signedUntil ?? exp;
     this.recordedUntil.set(kid, stored);

@@ -31,6 +31,7 @@ import {
 import { generateClientId, generateSecret, hashSecret, hashSecretWithSalt } from './secrets';
 import type { ClientKeysRow, CredentialsRow, KeyChange, KeyRow, LimiterOptions, PruneCounts, RegistryStorage } from './storage';
 import type {
+  ClientAuthMethod,
   ClientCredentials,
   ClientKeysSource,
   ClientRecord,
@@ -266,8 +267,25 @@ export class Registry implements TokenStatusSource {
    */
   async setClientDpop(clientId: string, dpop: DpopPolicy): Promise<ClientRecord> {
     assertDpopPolicy(dpop);
-    const client = assertKnown(await this.write(this.storage.clients.setDpop(clientId, dpop, this.now())), `client "${clientId}"`);
+    const client = assertKnown(await this.write(this.storage.clients.setPolicy(clientId, { dpop }, this.now())), `client "${clientId}"`);
     this.emit({ type: 'client.dpop_changed', clientId, dpop });
+    return client;
+  }
+
+  /**
+   * Switches a secret client between client_secret_basic and client_secret_post (RFC 6749 §2.3.1: it
+   * may then use only the new one). To or from private_key_jwt the credentials themselves change:
+   * create a new client instead.
+   */
+  async setClientAuthMethod(clientId: string, authMethod: ClientAuthMethod): Promise<ClientRecord> {
+    assertAuthMethod(authMethod);
+    const current = assertKnown(await this.storage.clients.get(clientId, this.now()), `client "${clientId}"`);
+    if (authMethod === 'private_key_jwt' || current.authMethod === 'private_key_jwt') {
+      throw invalid('only a secret client switches between client_secret_basic and client_secret_post; for private_key_jwt create a new client');
+    }
+    if (current.type !== 'confidential') throw invalid(`client "${clientId}" is public and has no secret`);
+    const client = assertKnown(await this.write(this.storage.clients.setPolicy(clientId, { authMethod }, this.now())), `client "${clientId}"`);
+    this.emitClientUpdated(client);
     return client;
   }
 

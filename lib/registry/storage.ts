@@ -99,6 +99,12 @@ export interface NewClientRow {
   createdAt: number;
 }
 
+/** What setPolicy changes: the DPoP policy, and (between the secret methods) the authentication method. */
+export interface ClientPolicy {
+  dpop?: DpopPolicy;
+  authMethod?: Exclude<ClientAuthMethod, 'private_key_jwt'>;
+}
+
 /** A private_key_jwt client's keys: exactly one of the two is set. */
 export interface ClientKeysRow {
   jwks: ClientJwks | null;
@@ -136,8 +142,8 @@ export interface ClientStorage {
   replaceSecret(clientId: string, secretHash: string, overlapSeconds: number, now: number): Promise<ClientRecord | null>;
   /** Replaces a client's registered keys at once (a key rollover); null: no such client. */
   setKeys(clientId: string, keys: ClientKeysRow, now: number): Promise<ClientRecord | null>;
-  /** Sets whether the client's token requests must carry a DPoP proof (RFC 9449 §5.2); null: no such client. */
-  setDpop(clientId: string, dpop: DpopPolicy, now: number): Promise<ClientRecord | null>;
+  /** Changes a client's policies (those given; the others stay); null: no such client. */
+  setPolicy(clientId: string, policy: ClientPolicy, now: number): Promise<ClientRecord | null>;
   delete(clientId: string): Promise<boolean>;
   addGroups(clientId: string, groups: string[], now: number): Promise<ClientRecord | null | { unknownGroup: string }>;
   /** `notMember`: groups the client is not in (nothing removed). */

@@ -101,6 +101,19 @@ const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
  * (RFC 9110 §4.2.4: an error in an http(s) URI).
  */
 export function htuOf(url: string): string | null {
+  // The same few URLs come back on every request (a route, the token endpoint): parsed once each.
+  const known = normalizedUrls.get(url);
+  if (known !== undefined) return known;
+  const normalized = normalizeHtu(url);
+  setBounded(normalizedUrls, url, normalized, MAX_NORMALIZED_URLS);
+  return normalized;
+}
+
+/** URLs kept normalized (the oldest go first). */
+const MAX_NORMALIZED_URLS = 1000;
+const normalizedUrls = new Map<string, string | null>();
+
+function normalizeHtu(url: string): string | null {
   if (!ABSOLUTE_HTTP_URL.test(url) || SPACE_OR_CONTROL.test(url)) return null;
   let parsed: URL;
   try {

@@ -88,3 +88,18 @@ describe.each(registryBackends())('private_key_jwt clients ($name)', (backend) =
     expect((await t.registry.createClient({ name: 'y' })).client.authMethod).toBe('client_secret_basic');
   });
 });
+
+describe.each(registryBackends())('a secret client switching methods ($name)', (backend) => {
+  const t = new ContractRegistry(backend);
+
+  test('RFC 6749 §2.3.1: client_secret_basic <-> client_secret_post; credentials follow; the DPoP policy is kept', async () => {
+    const { client } = await t.registry.createClient({ name: 's' });
+    await t.registry.setClientDpop(client.clientId, 'required');
+    expect((await t.registry.findClientCredentials(client.clientId))?.authMethod).toBe('client_secret_basic');
+    const switched = await t.registry.setClientAuthMethod(client.clientId, 'client_secret_post');
+    expect(switched).toMatchObject({ authMethod: 'client_secret_post', dpop: 'required' });
+    expect((await t.registry.findClientCredentials(client.clientId))?.authMethod).toBe('client_secret_post');
+    await expect(t.registry.setClientAuthMethod(client.clientId, 'private_key_jwt')).rejects.toMatchObject({ kind: 'invalid' });
+    await expect(t.registry.setClientAuthMethod('nobody', 'client_secret_post')).rejects.toMatchObject({ kind: 'not_found' });
+  });
+});

@@ -4,7 +4,8 @@
  * remoteGuard (JWKS and introspection mode) as `Authorization: DPoP` with a proof for each request
  * (§7), and every way a proof can be wrong (§4.3); bound tokens used as Bearer and bearer tokens used
  * as DPoP; `required`; resource-server nonces (§9); the proof's jti used once across two instances on
- * one registry (§11.1); and htu behind a proxy (publicBaseUrl, Express's `trust proxy`).
+ * one registry (§11.1, guardDpop.replay 'registry'); and htu behind a proxy (publicBaseUrl, Express's
+ * `trust proxy`).
  */
 import express, { type Express, type RequestHandler } from 'express';
 import { ConfigurationError, remoteGuard, type DpopReplayStore, type Guard, type RemoteGuardOptions } from '../../lib';
@@ -401,9 +402,14 @@ describe("RFC 9449 §11.1: with guardDpop.replay 'registry', the local guard rem
       const proof = resourceProof(key, 'GET', `${PUBLIC}/local/reports`, token);
       expect((await dpopCall(`${issuer.origin}/local/reports`, { token, proof })).status).toBe(200);
       expectDpopError(await dpopCall(`${peer.origin}/local/reports`, { token, proof }));
-      // The peer accepts a fresh proof: only the replay was refused.
+      // And back: the peer's proofs are seen by the first instance.
       const fresh = resourceProof(key, 'GET', `${PUBLIC}/local/reports`, token);
       expect((await dpopCall(`${peer.origin}/local/reports`, { token, proof: fresh })).status).toBe(200);
+      expectDpopError(await dpopCall(`${issuer.origin}/local/reports`, { token, proof: fresh }));
+      // A fractional iat (RFC 7519 NumericDate) is remembered too.
+      const fractional = resourceProof(key, 'GET', `${PUBLIC}/local/reports`, token, { iat: nowSeconds() - 0.5 });
+      expect((await dpopCall(`${issuer.origin}/local/reports`, { token, proof: fractional })).status).toBe(200);
+      expectDpopError(await dpopCall(`${peer.origin}/local/reports`, { token, proof: fractional }));
       expect(peer.serverErrors).toEqual([]);
     } finally {
       await peer.close();

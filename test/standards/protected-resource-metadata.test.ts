@@ -6,10 +6,10 @@
  * its authorization server from `authorization_servers`, and calling it with a token for it (RFC
  * 8707); `dpop_bound_access_tokens_required` with DPoP required; and the options refused.
  */
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import express, { type RequestHandler } from 'express';
 import {
-  ccgate,
   ConfigurationError,
   PROTECTED_RESOURCE_WELL_KNOWN,
   protectedResourceMetadataUrl,
@@ -18,12 +18,13 @@ import {
   type ProtectedResourceOptions,
 } from '../../lib';
 import { seedClient, type SeededClient } from '../support/clients';
-import { API_AUDIENCE } from '../support/constants';
+import { API_AUDIENCE, DIST } from '../support/constants';
 import { dpopKey } from '../support/dpop';
 import { boundToken, dpopCall, parseChallenges, resourceProof } from '../support/dpop-proofs';
 import { httpRequest, listen, type Listening, type Reply } from '../support/http';
 import { runInterop } from '../support/interop';
 import { callApi, issueToken, postForm } from '../support/oauth';
+import { assertBuilt, cleanEnv } from '../support/processes';
 import { startIssuer, TEST_OPTIONS, type TestIssuer } from '../support/servers';
 import { tempDir } from '../support/temp';
 
@@ -305,15 +306,26 @@ describe('RFC 9728: the local guard, ccgate({ protectedResource }) and auth.prot
     }
   });
 
-  test('ccgate() with a resource identifier carrying a query or a fragment is a ConfigurationError', () => {
-    const { dir, cleanup } = tempDir('ccgate-prm-');
-    try {
-      for (const resource of ['https://api.example.com/reports?x=1', 'https://api.example.com/reports#f']) {
-        const error = thrown(() => ccgate({ ...TEST_OPTIONS, db: join(dir, 'ccgate.db'), protectedResource: { resource } }));
-        expect({ resource, error }).toEqual({ resource, error: 'ConfigurationError(protectedResource.resource)' });
+  // In a child process over dist/: ccgate() must throw before it starts anything (bcrypt workers, the
+  // registry), so the process that caught the error can still exit on its own.
+  test.each(['https://api.example.com/reports?x=1', 'https://api.example.com/reports#f'])(
+    'ccgate() with the resource identifier %s is a ConfigurationError, and leaves nothing running',
+    (resource) => {
+      assertBuilt(join(DIST, 'index.js'));
+      const { dir, cleanup } = tempDir('ccgate-prm-');
+      try {
+        const options = { ...TEST_OPTIONS, db: join(dir, 'ccgate.db'), protectedResource: { resource } };
+        const script = `
+          const { ccgate } = require(${JSON.stringify(join(DIST, 'index.js'))});
+          try { ccgate(${JSON.stringify(options)}); console.log(JSON.stringify({ thrown: null })); }
+          catch (err) { console.log(JSON.stringify({ thrown: err.name, option: err.option })); }`;
+        const child = spawnSync(process.execPath, ['-e', script], { env: cleanEnv(), encoding: 'utf8', timeout: 10_000 });
+        expect(JSON.parse(child.stdout)).toEqual({ thrown: 'ConfigurationError', option: 'protectedResource.resource' });
+        // Killed by the timeout: something ccgate() started before throwing keeps the process alive.
+        expect({ exited: child.signal === null, status: child.status }).toEqual({ exited: true, status: 0 });
+      } finally {
+        cleanup();
       }
-    } finally {
-      cleanup();
-    }
-  });
+    },
+  );
 });

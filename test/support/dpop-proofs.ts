@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { dpopProof, dpopTokenRequest, tokenProof, type DpopKey, type DpopProofInput } from './dpop';
-import { listen, type Listening, type RawResponse } from './http';
+import { listen, requestUrl, type Listening, type RawResponse } from './http';
 import type { ClientAuth } from './oauth';
 
 /** RFC 9449 §4.2 ath: base64url(SHA-256(the access token's ASCII octets)), computed here, not by ccgate. */
@@ -53,28 +53,7 @@ export function dpopCall(url: string, call: DpopCall = {}): Promise<RawResponse>
   const headers: Record<string, string | string[]> = { ...call.headers };
   if (call.token !== undefined) headers.Authorization = `${call.scheme ?? 'DPoP'} ${call.token}`;
   if (call.proof !== undefined) headers.DPoP = call.proof;
-  return new Promise<RawResponse>((resolve, reject) => {
-    const req = http.request(url, { method: call.method ?? 'GET', agent: false });
-    for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const parse = (): unknown => JSON.parse(text);
-        let body: unknown;
-        try {
-          body = parse();
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body, json: parse });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(call.body);
-  });
+  return requestUrl(url, { method: call.method ?? 'GET', headers, body: call.body });
 }
 
 /** A GET (or `method`) of `url` with a bound token and a fresh, valid proof by `key` for that very request. */

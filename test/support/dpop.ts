@@ -4,10 +4,9 @@
  * requests carrying DPoP headers as given (an array sends repeated header lines).
  */
 import { constants, createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import http from 'node:http';
 import { b64json } from './jwt';
 import { basicForm, type ClientAuth } from './oauth';
-import type { RawResponse } from './http';
+import { requestUrl, type RawResponse } from './http';
 import { nowSeconds } from './time';
 
 /** The algorithms ccgate accepts for DPoP proofs (RFC 9449 §5.1 dpop_signing_alg_values_supported). */
@@ -105,26 +104,5 @@ export function dpopTokenRequest(endpoints: string, client: ClientAuth, request:
     headers.Authorization = basicForm(client.clientId, client.clientSecret);
   }
   if (request.dpop !== undefined) headers.DPoP = request.dpop;
-  return new Promise<RawResponse>((resolve, reject) => {
-    const req = http.request(`${endpoints}/token`, { method: 'POST', agent: false });
-    for (const [name, value] of Object.entries(headers)) req.setHeader(name, value);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const parse = (): unknown => JSON.parse(text);
-        let body: unknown;
-        try {
-          body = parse();
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body, json: parse });
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(form.toString());
-  });
+  return requestUrl(`${endpoints}/token`, { method: 'POST', headers, body: form.toString() });
 }

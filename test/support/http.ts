@@ -79,27 +79,28 @@ export interface RawRequestOptions {
   body?: string | Buffer;
 }
 
+/** One request to `url` with node:http's client: header values given as arrays go as repeated lines, the body as given. */
+export function requestUrl(url: string, options: Omit<RawRequestOptions, 'path'> = {}, agent: http.Agent | false = false): Promise<RawResponse> {
+  return new Promise<RawResponse>((resolve, reject) => {
+    const req = http.request(url, { method: options.method ?? 'GET', agent });
+    for (const [name, value] of Object.entries(options.headers ?? {})) req.setHeader(name, value);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(rawResponse(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
 /**
  * One request with node:http's client to a listening copy of `app`: full control of the header
  * values (e.g. two Authorization lines), body bytes sent as given.
  */
 export function rawRequest(app: http.RequestListener, options: RawRequestOptions): Promise<RawResponse> {
-  return withListening(
-    app,
-    ({ port }) =>
-      new Promise<RawResponse>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, agent: false });
-        for (const [name, value] of Object.entries(options.headers ?? {})) req.setHeader(name, value);
-        req.on('response', (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve(rawResponse(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'))));
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end(options.body);
-      }),
-  );
+  return withListening(app, ({ port }) => requestUrl(`http://127.0.0.1:${port}${options.path}`, options));
 }
 
 /**
@@ -171,11 +172,7 @@ function dechunk(text: string): string {
 }
 
 /** What a SourceAddress sends: the body as given, headers as given (an array: repeated lines). */
-export interface SourceRequestOptions {
-  method?: string;
-  headers?: Record<string, string | string[]>;
-  body?: string | Buffer;
-}
+export type SourceRequestOptions = Omit<RawRequestOptions, 'path'>;
 
 /**
  * Requests to real URLs from one local source address. All of 127.0.0.0/8 is loopback on Linux, so a
@@ -193,18 +190,7 @@ export class SourceAddress {
   }
 
   request(url: string, options: SourceRequestOptions = {}): Promise<RawResponse> {
-    return new Promise<RawResponse>((resolve, reject) => {
-      const req = http.request(url, { method: options.method ?? 'GET', agent: this.agent });
-      for (const [name, value] of Object.entries(options.headers ?? {})) req.setHeader(name, value);
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(rawResponse(res.statusCode ?? 0, res.headers, Buffer.concat(chunks).toString('utf8'))));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(options.body);
-    });
+    return requestUrl(url, options, this.agent);
   }
 
   close(): void {

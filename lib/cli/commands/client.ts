@@ -5,6 +5,7 @@ import { withRegistry } from '../context';
 import { formatDuration } from '../duration';
 import { formatList, formatTime, printLine, printTable } from '../output';
 import { registerCreate } from './client-create';
+import { registerSetAuthMethod } from './client-auth-method';
 import { registerSetDpop } from './client-dpop';
 import { registerSetJwks } from './client-keys';
 import { chosenSecret, printSecretOnce, SECRET_HELP, secretOptions, type SecretOptions } from './client-secrets';
@@ -94,6 +95,7 @@ export function registerClientCommands(program: Command): void {
 
   registerSetJwks(client);
   registerSetDpop(client);
+  registerSetAuthMethod(client);
 
   client
     .command('delete')

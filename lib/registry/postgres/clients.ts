@@ -1,5 +1,5 @@
-import type { ClientKeysRow, ClientStorage, CredentialsRow, NewClientRow } from '../storage';
-import type { ClientRecord, DpopPolicy } from '../types';
+import type { ClientKeysRow, ClientPolicy, ClientStorage, CredentialsRow, NewClientRow } from '../storage';
+import type { ClientRecord } from '../types';
 import { selectClients, selectCredentials, toClientRecord, toCredentials, type ClientRow, type CredentialsDbRow } from './client-rows';
 import type { Tables } from './names';
 import type { Database, Executor } from './pool';
@@ -84,9 +84,12 @@ export class PostgresClients implements ClientStorage {
     });
   }
 
-  setDpop(clientId: string, dpop: DpopPolicy, now: number): Promise<ClientRecord | null> {
+  setPolicy(clientId: string, policy: ClientPolicy, now: number): Promise<ClientRecord | null> {
     return this.db.transaction(async (tx) => {
-      const updated = await tx.run(`UPDATE ${this.t.clients} SET dpop = $2, updated_at = $3 WHERE client_id = $1`, [clientId, dpop, now]);
+      const updated = await tx.run(
+        `UPDATE ${this.t.clients} SET dpop = coalesce($2, dpop), auth_method = coalesce($3, auth_method), updated_at = $4 WHERE client_id = $1`,
+        [clientId, policy.dpop ?? null, policy.authMethod ?? null, now],
+      );
       return updated === 0 ? null : this.require(tx, clientId, now);
     });
   }

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { ClientJwks } from '../../tokens/jwk-set';
-import type { ClientKeysRow, ClientStorage, CredentialsRow, NewClientRow } from '../storage';
+import type { ClientKeysRow, ClientPolicy, ClientStorage, CredentialsRow, NewClientRow } from '../storage';
 import type { ClientAuthMethod, ClientRecord, ClientType, DpopPolicy, GrantType, SecretInfo } from '../types';
 import { inTransaction, read } from './database';
 import type { SqliteGroups } from './groups';
@@ -74,7 +74,7 @@ export class SqliteClients implements ClientStorage {
   private readonly deleteSecrets;
   private readonly endCurrentSecret;
   private readonly updateKeys;
-  private readonly updateDpop;
+  private readonly updatePolicy;
 
   constructor(
     private readonly db: Database.Database,
@@ -102,7 +102,9 @@ export class SqliteClients implements ClientStorage {
     this.updateKeys = db.prepare<[string | null, string | null, number, string]>(
       'UPDATE clients SET jwks = ?, jwks_uri = ?, updated_at = ? WHERE client_id = ?',
     );
-    this.updateDpop = db.prepare<[DpopPolicy, number, string]>('UPDATE clients SET dpop = ?, updated_at = ? WHERE client_id = ?');
+    this.updatePolicy = db.prepare<[{ dpop: DpopPolicy | null; authMethod: string | null; now: number; clientId: string }]>(
+      'UPDATE clients SET dpop = coalesce(@dpop, dpop), auth_method = coalesce(@authMethod, auth_method), updated_at = @now WHERE client_id = @clientId',
+    );
   }
 
   get(clientId: string, now: number): Promise<ClientRecord | null> {
@@ -157,9 +159,9 @@ export class SqliteClients implements ClientStorage {
     });
   }
 
-  setDpop(clientId: string, dpop: DpopPolicy, now: number): Promise<ClientRecord | null> {
+  setPolicy(clientId: string, policy: ClientPolicy, now: number): Promise<ClientRecord | null> {
     return inTransaction(this.db, () => {
-      if (this.updateDpop.run(dpop, now, clientId).changes === 0) return null;
+      if (this.updatePolicy.run({ dpop: policy.dpop ?? null, authMethod: policy.authMethod ?? null, now, clientId }).changes === 0) return null;
       return this.written(clientId, now);
     });
   }
