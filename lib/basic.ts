@@ -30,6 +30,8 @@ export function basicAuthorization(clientId: string, secret: string): string {
 }
 
 function formDecode(value: string): string | null {
+  // Nothing to decode (generated ids and secrets are base64url): the value itself, without a regex pass or a decode.
+  if (!value.includes('%') && !value.includes('+')) return value;
   try {
     return decodeURIComponent(value.replace(/\+/g, ' '));
   } catch {

@@ -22,8 +22,8 @@ export function isScopeToken(value: string): boolean {
 export function parseScope(value: string): string[] | null {
   if (value === '') return null;
   const tokens = value.split(' ');
-  if (!tokens.every(isScopeToken)) return null;
-  return [...new Set(tokens)];
+  for (const token of tokens) if (!isScopeToken(token)) return null;
+  return tokens.length === 1 ? tokens : [...new Set(tokens)];
 }
 
 /** The wire form of a scope list: distinct tokens, space-delimited, in the given order. */

@@ -26,6 +26,25 @@ function hasParam(container: unknown, name: string): boolean {
 }
 
 export function extractBearerToken(req: BearerSource): Extraction {
+  const found = locateToken(req);
+  return found.kind === 'candidate' ? checkedToken(found) : found;
+}
+
+/** A token found in the Authorization header whose own syntax (b64token) is not checked yet; `elsewhere`: sent in the URI or the body too. */
+export interface TokenCandidate {
+  kind: 'candidate';
+  token: string;
+  scheme: TokenScheme;
+  elsewhere: boolean;
+}
+
+/**
+ * Every check of extractBearerToken before the token's own syntax, in the same order. A caller that
+ * recognises the token as one it verified (a compact JWS: base64url parts and dots, so a b64token)
+ * may take it as it is when `elsewhere` is false: checkedToken would accept it. Any other goes
+ * through checkedToken.
+ */
+export function locateToken(req: BearerSource): Extraction | TokenCandidate {
   const header = req.headers.authorization;
   // Express parses the query string on every req.query read: only look when the URL has one.
   const inUri = (req.url === undefined || req.url.includes('?')) && hasParam(req.query, 'access_token');
@@ -39,11 +58,19 @@ export function extractBearerToken(req: BearerSource): Extraction {
   const space = header.indexOf(' ');
   const scheme = schemeOf(space === -1 ? header : header.slice(0, space));
   if (scheme === null) return { kind: 'none' }; // another scheme: no access token
-  const token = header.slice(space + 1).replace(/^ +/, '');
-  if (space === -1 || !B64TOKEN.test(token)) return { kind: 'malformed', reason: `Malformed ${scheme} authorization header.` };
+  if (space === -1) return { kind: 'malformed', reason: `Malformed ${scheme} authorization header.` };
+  // 1*SP: however many spaces precede the token.
+  let start = space + 1;
+  while (header.charCodeAt(start) === 0x20) start++;
+  return { kind: 'candidate', token: header.slice(start), scheme, elsewhere: inUri || inBody };
+}
+
+/** The rest of extractBearerToken: the token's syntax, then RFC 6750 §3.1's one method only. */
+export function checkedToken(found: TokenCandidate): Extraction {
+  if (!B64TOKEN.test(found.token)) return { kind: 'malformed', reason: `Malformed ${found.scheme} authorization header.` };
   // RFC 6750 §3.1: more than one method of including the token.
-  if (inUri || inBody) return { kind: 'malformed', reason: 'The access token was sent in more than one way.' };
-  return { kind: 'token', token, scheme };
+  if (found.elsewhere) return { kind: 'malformed', reason: 'The access token was sent in more than one way.' };
+  return { kind: 'token', token: found.token, scheme: found.scheme };
 }
 
 /** Auth schemes are case-insensitive (RFC 9110 §11.1). */

@@ -14,13 +14,16 @@ import {
   TokenRejected,
   type BearerChallenge,
   type OAuthError,
+  type TokenScheme,
 } from '../errors';
 import { requestIdFrom } from '../events';
 import type {} from '../locals';
 import type { GuardRefusal } from '../metrics/telemetry';
 import { isScopeToken } from '../scope';
 import type { AccessTokenClaims, AccessTokenValidator } from '../tokens';
-import { extractBearerToken } from './bearer';
+import { boundJkt } from '../tokens/claims';
+import { scopesOf, type VerifiedToken } from '../tokens/verified-cache';
+import { checkedToken, locateToken } from './bearer';
 import { checkSenderConstraint, dpopChallenge } from './dpop';
 import { resolveGuardOptions, type GuardOptions, type ResolvedGuardOptions } from './options';
 import { protectedResourceMetadataRouter } from './resource-metadata';
@@ -92,8 +95,9 @@ function assertRouteScopes(scopes: string[]): void {
   }
 }
 
-function scopeError(rule: NonNullable<ScopeRule>, granted: Set<string>, challenge: BearerChallenge): InsufficientScopeError | null {
-  const ok = rule.all ? rule.needed.every((s) => granted.has(s)) : rule.needed.some((s) => granted.has(s));
+/** The scopes granted are few (a token's scope claim, split): a linear search beats building a Set for every request. */
+function scopeError(rule: NonNullable<ScopeRule>, granted: readonly string[], challenge: BearerChallenge): InsufficientScopeError | null {
+  const ok = rule.all ? rule.needed.every((s) => granted.includes(s)) : rule.needed.some((s) => granted.includes(s));
   if (ok) return null;
   const description = rule.all
     ? `The access token lacks the scope this resource requires: ${rule.needed.join(' ')}.`
@@ -134,25 +138,29 @@ export function createResolvedGuard(validator: AccessTokenValidator, options: Re
     return error;
   };
 
-  /** RFC 6750 §3.1: which error a request earns, or null with req.auth set. */
-  async function check(req: Request, res: Response, rule: ScopeRule): Promise<OAuthError | null> {
-    const extracted = extractBearerToken(req);
-    if (extracted.kind === 'none') return refused('missing_token', new MissingTokenError(challenge));
-    if (extracted.kind === 'malformed') return refused('invalid_request', new InvalidBearerRequestError(extracted.reason, challenge));
-    const used = { ...challenge, used: extracted.scheme };
-    let claims: AccessTokenClaims;
-    try {
-      claims = await validator.validate(extracted.token);
-    } catch (err) {
-      if (!(err instanceof TokenRejected)) throw err;
-      options.events?.emit({ type: 'token.rejected', reason: err.reason, where: 'guard', requestId: requestIdOf(req, res) });
-      return refused(err.reason, new InvalidTokenError(err.message, used));
-    }
-    const binding = await checkSenderConstraint(req, extracted.scheme, extracted.token, claims, options.dpop, used);
-    if ('code' in binding) return refused(bindingRefusal(binding), binding);
-    const scopes = claims.scope === '' ? [] : claims.scope.split(' ');
+  /** The challenge of an answer to a token sent with `scheme`, built once per scheme. */
+  const usedChallenge: Record<TokenScheme, BearerChallenge> = { Bearer: { ...challenge, used: 'Bearer' }, DPoP: { ...challenge, used: 'DPoP' } };
+
+  /** The refusal of a token the validator rejected (reported and counted); anything else is a fault, thrown on. */
+  function rejection(err: unknown, req: Request, res: Response, scheme: TokenScheme): OAuthError {
+    if (!(err instanceof TokenRejected)) throw err;
+    options.events?.emit({ type: 'token.rejected', reason: err.reason, where: 'guard', requestId: requestIdOf(req, res) });
+    return refused(err.reason, new InvalidTokenError(err.message, usedChallenge[scheme]));
+  }
+
+  /** A valid token, its sender constraint settled (jkt null: a bearer token): the scope rule, then req.auth. */
+  function admit(
+    req: Request,
+    res: Response,
+    rule: ScopeRule,
+    token: string,
+    scheme: TokenScheme,
+    verified: VerifiedToken,
+    jkt: string | null,
+  ): OAuthError | null {
+    const { claims, scopes } = verified;
     if (rule) {
-      const denied = scopeError(rule, new Set(scopes), used);
+      const denied = scopeError(rule, scopes, usedChallenge[scheme]);
       if (denied) {
         options.events?.emit({
           type: 'scope.denied',
@@ -164,25 +172,102 @@ export function createResolvedGuard(validator: AccessTokenValidator, options: Re
         return refused('insufficient_scope', denied);
       }
     }
-    req.auth = { clientId: claims.client_id, scopes, claims, token: extracted.token, tokenType: binding.jkt === null ? 'Bearer' : 'DPoP', jkt: binding.jkt };
+    // A copy: the cached list is shared by every request with this token.
+    req.auth = { clientId: claims.client_id, scopes: scopes.slice(), claims, token, tokenType: jkt === null ? 'Bearer' : 'DPoP', jkt };
     // RFC 9449 §9: a fresh resource-server nonce on every answer, so the client's next proof can carry it.
-    if (options.dpop.nonces && binding.jkt !== null) res.setHeader('DPoP-Nonce', options.dpop.nonces.current());
+    if (options.dpop.nonces && jkt !== null) res.setHeader('DPoP-Nonce', options.dpop.nonces.current());
     telemetry.guardAccepted();
     return null;
   }
 
+  /** The validator's answer, asynchronously: from its cache, the key source and the token status source as needed. */
+  async function validated(token: string): Promise<VerifiedToken> {
+    if (validator.validateToken) return validator.validateToken(token);
+    const claims = await validator.validate(token);
+    return { claims, scopes: scopesOf(claims) };
+  }
+
+  /**
+   * RFC 6750 §3.1: which error a request with a well-formed token earns, or null with req.auth set.
+   * `verified`: the validator's answer, when it was known at once.
+   */
+  async function check(req: Request, res: Response, rule: ScopeRule, token: string, scheme: TokenScheme, verified?: VerifiedToken): Promise<OAuthError | null> {
+    if (verified === undefined) {
+      try {
+        verified = await validated(token);
+      } catch (err) {
+        return rejection(err, req, res, scheme);
+      }
+    }
+    const binding = await checkSenderConstraint(req, scheme, token, verified.claims, options.dpop, usedChallenge[scheme]);
+    if ('code' in binding) return refused(bindingRefusal(binding), binding);
+    return admit(req, res, rule, token, scheme, verified, binding.jkt);
+  }
+
+  /** Not the caller's fault: a dependency is unreachable (503), or something broke (a bare 500, no stack trace). */
+  function fault(thrown: unknown, req: Request, res: Response, next: NextFunction): void {
+    const known = unavailable(thrown);
+    telemetry.guardRefused(faultReason(thrown));
+    if (known) options.events?.emit({ type: 'dependency.unavailable', ...dependencyFailure(thrown), where: 'guard', requestId: requestIdOf(req, res) });
+    if (options.errors === 'next') return next(known ?? thrown);
+    respondWithError(res, known ?? serverError());
+  }
+
+  /** The validator's answer from memory, synchronously (undefined: not known); a rejection is returned as the refusal to send. */
+  const knownByValidator = validator.known?.bind(validator);
+  function knownAnswer(req: Request, res: Response, token: string, scheme: TokenScheme): VerifiedToken | OAuthError | undefined {
+    if (knownByValidator === undefined) return undefined;
+    try {
+      return knownByValidator(token);
+    } catch (err) {
+      return rejection(err, req, res, scheme);
+    }
+  }
+
+  /**
+   * The answer to a token the validator knows, without a Promise when it can be had: an unbound
+   * token presented as Bearer where DPoP is not required is exactly the case checkSenderConstraint
+   * settles as a bearer token without looking at the request (RFC 9449 §7.1), so the scope rule and
+   * next() run right here, in the request's own callback. Every other case goes through
+   * checkSenderConstraint.
+   */
+  const bearerAtOnce = !options.dpop.required;
+
+  /**
+   * Everything that can be settled at once: null, admitted (req.auth set); an error, the refusal; else
+   * the well-formed token to check asynchronously (with the validator's answer when it was known).
+   */
+  function settleAtOnce(req: Request, res: Response, rule: ScopeRule): OAuthError | null | { token: string; scheme: TokenScheme; verified?: VerifiedToken } {
+    const found = locateToken(req);
+    if (found.kind === 'candidate' && !found.elsewhere) {
+      const answer = knownAnswer(req, res, found.token, found.scheme);
+      if (answer !== undefined) {
+        if ('code' in answer) return answer;
+        // A token the validator verified is a compact JWS, so a b64token: checkedToken would take it as it is.
+        const { token, scheme } = found;
+        if (bearerAtOnce && scheme === 'Bearer' && boundJkt(answer.claims) === null) return admit(req, res, rule, token, scheme, answer, null);
+        return { token, scheme, verified: answer };
+      }
+    }
+    const extracted = found.kind === 'candidate' ? checkedToken(found) : found;
+    if (extracted.kind === 'none') return refused('missing_token', new MissingTokenError(challenge));
+    if (extracted.kind === 'malformed') return refused('invalid_request', new InvalidBearerRequestError(extracted.reason, challenge));
+    return extracted;
+  }
+
   function middleware(rule: ScopeRule): RequestHandler {
     return (req, res, next) => {
-      check(req, res, rule).then(
+      let first: ReturnType<typeof settleAtOnce>;
+      try {
+        first = settleAtOnce(req, res, rule);
+      } catch (thrown) {
+        return fault(thrown, req, res, next);
+      }
+      if (first === null) return next();
+      if ('code' in first) return fail(first, res, next);
+      check(req, res, rule, first.token, first.scheme, first.verified).then(
         (err) => (err ? fail(err, res, next) : next()),
-        (fault: unknown) => {
-          // Not the caller's fault: a dependency is unreachable (503), or something broke (a bare 500, no stack trace).
-          const known = unavailable(fault);
-          telemetry.guardRefused(faultReason(fault));
-          if (known) options.events?.emit({ type: 'dependency.unavailable', ...dependencyFailure(fault), where: 'guard', requestId: requestIdOf(req, res) });
-          if (options.errors === 'next') return next(known ?? fault);
-          respondWithError(res, known ?? serverError());
-        },
+        (thrown: unknown) => fault(thrown, req, res, next),
       );
     };
   }

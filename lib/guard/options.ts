@@ -77,7 +77,10 @@ export function resolveGuardOptions(options: GuardOptions, issuer?: string, dpop
 function resolveDpop(options: GuardDpopOptions, name: string): DpopGuardConfig {
   const base = options.publicBaseUrl;
   if (base !== undefined && (htuOf(base) === null || new URL(base).pathname !== '/' || base.endsWith('/'))) {
-    throw new ConfigurationError(`${name}.publicBaseUrl`, `${name}.publicBaseUrl must be an origin such as https://api.example.com (no path, no trailing slash)`);
+    throw new ConfigurationError(
+      `${name}.publicBaseUrl`,
+      `${name}.publicBaseUrl must be an origin such as https://api.example.com (no path, no trailing slash)`,
+    );
   }
   return {
     required: options.required ?? false,

@@ -66,6 +66,11 @@ export class RemoteJwks implements VerificationKeys {
     return held.get(kid);
   }
 
+  /** The key for kid when it is held and no refresh of the set is due (keyFor would answer it without fetching); else undefined. */
+  knownKey(kid: string): VerificationKey | undefined {
+    return this.keys.known((set) => set.has(kid))?.get(kid);
+  }
+
   private async fetchKeys(): Promise<Map<string, VerificationKey>> {
     try {
       this.jwksUri ??= (await discover(this.options.fetch, this.options.issuer, this.options.timeoutMs)).jwksUri;

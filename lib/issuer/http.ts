@@ -56,11 +56,9 @@ export function formBody(limitBytes: number): RequestHandler {
       }
     };
     if (plain) {
-      readPlainBody(req, (err, text) => {
-        if (err) return next(err);
-        req.body = text;
-        parsed(text);
-      });
+      // The text is not left in req.body as body-parser leaves it: nothing after this step reads it,
+      // and on Express 5 each member added to a request costs a copy of its hidden class.
+      readPlainBody(req, (err, text) => (err ? next(err) : parsed(text)));
       return;
     }
     readText(req, res, (err?: unknown) => {

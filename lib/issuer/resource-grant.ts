@@ -25,7 +25,12 @@ export interface ResourceGrantConfig {
  * invalid_target (the client may not get a token for that resource at all). Refusals are thrown,
  * or rejected once the registry was asked.
  */
-export function resourceGrant(config: ResourceGrantConfig, client: ClientCredentials, resource: string | undefined, scope: string | undefined): Grant | Promise<Grant> {
+export function resourceGrant(
+  config: ResourceGrantConfig,
+  client: ClientCredentials,
+  resource: string | undefined,
+  scope: string | undefined,
+): Grant | Promise<Grant> {
   if (resource === undefined) {
     if (config.requireResource) throw invalidTarget('The resource parameter is required (RFC 8707): name the API this token is for.');
     return { scopes: grantedScopes(scope, client.scopes) };

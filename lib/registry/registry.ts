@@ -105,8 +105,10 @@ export class Registry implements TokenStatusSource {
   private changeCount = 0;
   /** Bumped when the feed cannot vouch for freshness: a number no cache was filled at. */
   private unverified = 0;
+  /** While atOneReading runs: the version it read. */
+  private reading: number | null = null;
   private readonly statuses = new Map<string, { clientId: string; status: TokenStatus }>();
-  private statusesAt = -1;
+  private statusesVersion = -1;
   private readonly credentialCache = new Map<string, { credentials: CredentialsRow; until: number }>();
   private credentialsAt = -1;
   private readonly resourceCache = new Map<string, ResourceRecord | null>();
@@ -153,8 +155,25 @@ export class Registry implements TokenStatusSource {
    * new at every call, so nothing is served from a cache.
    */
   version(): number {
+    if (this.reading !== null) return this.reading;
     if (!this.storage.changes.current()) return -++this.unverified;
     return this.changeCount;
+  }
+
+  /**
+   * Runs synchronous `work` with version() answering one reading, taken as `work` starts: the guard's
+   * answer from memory (the keys' freshness, then the token's status) costs one look at the change
+   * feed, not one per check. Synchronous only, so the reading never outlives the request it was taken
+   * for: no other request can be handled (nor any write of ours complete) while `work` runs.
+   */
+  atOneReading<T>(work: () => T): T {
+    if (this.reading !== null) return work();
+    this.reading = this.version();
+    try {
+      return work();
+    } finally {
+      this.reading = null;
+    }
   }
 
   /** Calls `listener` after every change this registry hears of; returns the unsubscribe function. */
@@ -437,18 +456,39 @@ export class Registry implements TokenStatusSource {
    */
   async tokenStatus(jti: string, clientId: string): Promise<TokenStatus> {
     const at = this.version();
-    if (at !== this.statusesAt) {
-      this.statuses.clear();
-      this.statusesAt = at;
-    }
+    const known = this.statusesAt(at).get(jti);
     // Keyed by jti (unique per token); the client is compared, not concatenated into the key.
-    const known = this.statuses.get(jti);
-    this.telemetry.tokenStatusCache.lookup(known !== undefined && known.clientId === clientId);
-    if (known !== undefined && known.clientId === clientId) return known.status;
+    const hit = known !== undefined && known.clientId === clientId;
+    this.telemetry.tokenStatusCache.lookup(hit);
+    if (hit) return known.status;
     const row = await this.storage.revocations.status(jti, clientId);
     const status: TokenStatus = row.revoked ? 'revoked' : row.clientEnabled === null ? 'client_unknown' : row.clientEnabled ? 'active' : 'client_disabled';
-    if (this.version() === at) setBounded(this.statuses, jti, { clientId, status }, MAX_CACHED);
+    // The version was read before the query, so the answer is at least that fresh. It is remembered
+    // only if no change was announced meanwhile (then the map belongs to a newer version) and the feed
+    // vouched for `at` (a version that is not changeCount is one no cache is filled at). A commit the
+    // feed has not announced yet is found by the next version() read, which empties the map.
+    if (at === this.changeCount && at === this.statusesVersion) setBounded(this.statuses, jti, { clientId, status }, MAX_CACHED);
     return status;
+  }
+
+  /**
+   * tokenStatus's answer when it is remembered at the registry's current version (synchronous, no
+   * I/O but the change feed's look); undefined: ask tokenStatus. Counted as a cache hit when it answers.
+   */
+  knownStatus(jti: string, clientId: string): TokenStatus | undefined {
+    const known = this.statusesAt(this.version()).get(jti);
+    if (known === undefined || known.clientId !== clientId) return undefined;
+    this.telemetry.tokenStatusCache.lookup(true);
+    return known.status;
+  }
+
+  /** The statuses remembered at version `at`: a new version starts with none. */
+  private statusesAt(at: number): Map<string, { clientId: string; status: TokenStatus }> {
+    if (at !== this.statusesVersion) {
+      this.statuses.clear();
+      this.statusesVersion = at;
+    }
+    return this.statuses;
   }
 
   /** Drops revocations of tokens that have expired, clock tolerance included; returns how many. */

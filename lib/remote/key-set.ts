@@ -84,6 +84,16 @@ export class KeySetRefresher<S extends HeldKeySet> {
     return this.held;
   }
 
+  /**
+   * Synchronous: the set held when current(holds) would answer it without any fetch (it holds the
+   * key sought, and no refresh is due); undefined: call current().
+   */
+  known(holds: (set: S) => boolean): S | undefined {
+    const now = Date.now();
+    if (!holds(this.held) || (now - this.fetchedAt > this.maxAgeMs && now - this.attemptedAt >= this.cooldownMs)) return undefined;
+    return this.held;
+  }
+
   /** A kid we do not hold: a key published since our last fetch (a rotation), or garbage. */
   private async fetchForUnknownKid(now: number): Promise<void> {
     // A fetch under way, or waiting for its moment, may bring this kid: wait for it rather than start another.

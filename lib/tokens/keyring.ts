@@ -41,6 +41,12 @@ export interface VerificationKey {
 export interface VerificationKeys {
   /** The key for kid, or undefined when it is not (or no longer) published. */
   keyFor(kid: string): Promise<VerificationKey | undefined>;
+  /**
+   * Synchronous, without any I/O: the key for kid when what is held is known to be current (so
+   * keyFor would answer the same without fetching or reloading anything), else undefined, which
+   * says only "ask keyFor". Absent: always ask keyFor.
+   */
+  knownKey?(kid: string): VerificationKey | undefined;
 }
 
 export interface SigningKey extends VerificationKey {
@@ -52,6 +58,8 @@ interface ParsedKey {
   /** Decrypted and parsed on first use for signing: verification and the JWKS never need it (nor the key secret). */
   privateKey?: KeyObject;
   publicKey: KeyObject;
+  /** What keyFor answers, built once. */
+  verification: VerificationKey;
   /** What the JWKS shows (publicJwkOf: no private member can ever be published). */
   published: PublicJwk;
 }
@@ -75,7 +83,13 @@ export class Keyring implements VerificationKeys {
       await this.refresh();
       key = this.parsed.get(kid);
     }
-    return key && { kid, alg: key.stored.alg, key: key.publicKey };
+    return key?.verification;
+  }
+
+  /** The key for kid when the keys held are current (the source's version unchanged, no transition due); else undefined: ask keyFor. */
+  knownKey(kid: string): VerificationKey | undefined {
+    const key = this.parsed.get(kid);
+    return key === undefined || this.stale() ? undefined : key.verification;
   }
 
   async signingKey(alg: SigningAlgorithm): Promise<SigningKey> {
@@ -142,6 +156,7 @@ export class Keyring implements VerificationKeys {
         stored: key,
         privateKey: previous?.privateKey,
         publicKey,
+        verification: { kid: key.kid, alg: key.alg, key: publicKey },
         published: previous?.published ?? publicJwkOf(key.kid, key.alg, publicKey),
       });
     }

@@ -1,11 +1,37 @@
 import { TokenRejected } from '../errors';
 import type { AccessTokenClaims } from './claims';
-import type { TokenStatusSource } from './status';
+import type { TokenStatus, TokenStatusSource } from './status';
+import type { VerifiedToken } from './verified-cache';
 import type { AccessTokenVerifier } from './verifier';
 
 /** Turns a bearer token into trusted claims, or throws TokenRejected. Each guard mode is one of these. */
 export interface AccessTokenValidator {
   validate(token: string): Promise<AccessTokenClaims>;
+  /**
+   * validate() with the split scope parsed once (the guard's path). Absent: the guard calls validate()
+   * and splits the scope itself.
+   */
+  validateToken?(token: string): Promise<VerifiedToken>;
+  /**
+   * Synchronous, no I/O: the answer validate() would give when everything it depends on is already
+   * known in memory (a verified-cache hit whose key is still published, and, with a status source, its
+   * status remembered at the registry's current version): the validated token, or a TokenRejected
+   * thrown. undefined only means "not known: call validate()". Absent: always call validate().
+   */
+  known?(token: string): VerifiedToken | undefined;
+}
+
+/**
+ * A TokenStatusSource that can also answer from memory, synchronously (the registry). Both are what
+ * tokenStatus would answer at that moment; undefined only means "ask tokenStatus".
+ */
+export interface RememberedTokenStatus extends TokenStatusSource {
+  knownStatus(jti: string, clientId: string): TokenStatus | undefined;
+  /**
+   * Runs synchronous `work` with the source's change detection read once for all of it: every
+   * freshness check inside (the keys' and the statuses') sees the same reading, taken when `work` starts.
+   */
+  atOneReading<T>(work: () => T): T;
 }
 
 const STATUS_MESSAGES = {
@@ -14,20 +40,42 @@ const STATUS_MESSAGES = {
   client_unknown: 'The client of this access token no longer exists.',
 } as const;
 
+const remembers = (status: TokenStatusSource): status is RememberedTokenStatus =>
+  typeof (status as Partial<RememberedTokenStatus>).knownStatus === 'function' && typeof (status as Partial<RememberedTokenStatus>).atOneReading === 'function';
+
+function assertActive(state: TokenStatus): void {
+  if (state !== 'active') throw new TokenRejected(state, STATUS_MESSAGES[state]);
+}
+
 /**
  * Signature and claims through the shared verifier (cached), then, when a status source is given,
  * its current word on revocation and the client, asked on every call so a revoke or disable takes
  * effect at once. Used by the local guard, the remote guard (JWKS mode) and introspection.
  */
 export function verifyingValidator(verifier: AccessTokenVerifier, status?: TokenStatusSource): AccessTokenValidator {
+  const validateToken = async (token: string): Promise<VerifiedToken> => {
+    const verified = await verifier.verifyToken(token);
+    if (status) assertActive(await status.tokenStatus(verified.claims.jti, verified.claims.client_id));
+    return verified;
+  };
+  /** The cache's word and the status's, from memory: both judged at one reading of the registry's change detection. */
+  const fromMemory = (token: string): VerifiedToken | undefined => {
+    const verified = verifier.known(token);
+    if (verified === undefined) return undefined;
+    if (status !== undefined) {
+      const state = (status as RememberedTokenStatus).knownStatus(verified.claims.jti, verified.claims.client_id);
+      if (state === undefined) return undefined;
+      verifier.countKnownHit();
+      assertActive(state);
+    } else verifier.countKnownHit();
+    return verified;
+  };
+  let known: ((token: string) => VerifiedToken | undefined) | undefined;
+  if (status === undefined) known = fromMemory;
+  else if (remembers(status)) known = (token) => status.atOneReading(() => fromMemory(token));
   return {
-    async validate(token) {
-      const claims = await verifier.verify(token);
-      if (status) {
-        const state = await status.tokenStatus(claims.jti, claims.client_id);
-        if (state !== 'active') throw new TokenRejected(state, STATUS_MESSAGES[state]);
-      }
-      return claims;
-    },
+    validate: async (token) => (await validateToken(token)).claims,
+    validateToken,
+    ...(known ? { known } : {}),
   };
 }

@@ -8,17 +8,39 @@ export interface VerifiedCacheOptions {
   maxBytes?: number;
 }
 
-interface Entry {
-  claims: AccessTokenClaims;
+/** A verified token as the cache holds it: its claims and what the guard reads of them on every request, parsed once. */
+export interface VerifiedToken {
+  readonly claims: AccessTokenClaims;
   /** The key that signed it, when there is one: the verifier drops the entry once that key is gone (revoked). */
-  kid?: string;
+  readonly kid?: string;
+  /** `scope` split on its spaces (RFC 6749 §3.3), in the token's order; empty for an empty scope. Never modify it. */
+  readonly scopes: readonly string[];
+}
+
+interface Entry extends VerifiedToken {
+  /** The whole token: the map key is only its tail. */
+  readonly token: string;
   /** Unix seconds after which the entry is useless (exp + tolerance). */
-  until: number;
-  bytes: number;
+  readonly until: number;
+  readonly bytes: number;
 }
 
 /** Per-entry overhead estimate on top of the token text (the parsed claims, map slot). */
 const ENTRY_OVERHEAD_BYTES = 600;
+
+/**
+ * Characters of the token's end the map is keyed by. Hashing a string reads all of it, and a token
+ * arrives as a new string with every request: keying by the whole ~800 characters cost more than the
+ * rest of a cached check. The end of a JWS is its signature (43 characters and more for every
+ * algorithm accepted), so two tokens share a key only on purpose; a lookup compares the whole token,
+ * so one that merely shares the tail of a cached token is a miss.
+ */
+const KEY_CHARS = 32;
+
+/** The split scope claim (kept exactly as the guard has always split it: duplicates stay). */
+export function scopesOf(claims: AccessTokenClaims): readonly string[] {
+  return claims.scope === '' ? [] : claims.scope.split(' ');
+}
 
 /**
  * Tokens whose signature and claims were already verified, so a repeat sight costs a map lookup
@@ -50,12 +72,13 @@ export class VerifiedTokenCache {
     return this.lookup(token, now)?.claims;
   }
 
-  /** The claims and the kid they were verified with, unless expired. */
-  lookup(token: string, now: number): { claims: AccessTokenClaims; kid?: string } | undefined {
-    const entry = this.entries.get(token);
-    if (!entry) return undefined;
+  /** The verified token (claims, kid, scopes), unless expired or not held. */
+  lookup(token: string, now: number): VerifiedToken | undefined {
+    const key = keyOf(token);
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.token !== token) return undefined;
     if (entry.until <= now) {
-      this.delete(token, entry);
+      this.delete(key, entry);
       return undefined;
     }
     return entry;
@@ -63,8 +86,9 @@ export class VerifiedTokenCache {
 
   /** Forgets one token (its key was revoked). */
   forget(token: string): void {
-    const entry = this.entries.get(token);
-    if (entry) this.delete(token, entry);
+    const key = keyOf(token);
+    const entry = this.entries.get(key);
+    if (entry !== undefined && entry.token === token) this.delete(key, entry);
   }
 
   set(token: string, claims: AccessTokenClaims, until: number, kid?: string): void {
@@ -72,10 +96,12 @@ export class VerifiedTokenCache {
     if (!(this.maxEntries > 0)) return;
     const bytes = token.length * 2 + ENTRY_OVERHEAD_BYTES;
     if (bytes > this.maxBytes) return;
-    const old = this.entries.get(token);
-    if (old) this.delete(token, old);
+    const key = keyOf(token);
+    // The same key held by another token (never by chance: see KEY_CHARS) is replaced like the same token.
+    const old = this.entries.get(key);
+    if (old) this.delete(key, old);
     while (this.entries.size >= this.maxEntries || this.bytes + bytes > this.maxBytes) this.evictOldest();
-    this.entries.set(token, { claims, kid, until, bytes });
+    this.entries.set(key, { claims, kid, scopes: scopesOf(claims), token, until, bytes });
     this.bytes += bytes;
   }
 
@@ -90,8 +116,10 @@ export class VerifiedTokenCache {
     this.delete(oldest.value[0], oldest.value[1]);
   }
 
-  private delete(token: string, entry: Entry): void {
-    this.entries.delete(token);
+  private delete(key: string, entry: Entry): void {
+    this.entries.delete(key);
     this.bytes -= entry.bytes;
   }
 }
+
+const keyOf = (token: string): string => (token.length <= KEY_CHARS ? token : token.slice(token.length - KEY_CHARS));

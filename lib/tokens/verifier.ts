@@ -6,7 +6,7 @@ import { ACCESS_TOKEN_TYP, boundJkt, MAX_TOKEN_LIFETIME_SECONDS, type AccessToke
 import type { SigningAlgorithm } from './jwk';
 import { verifyJws, type JwsFailure } from './jws';
 import type { VerificationKeys } from './keyring';
-import { VerifiedTokenCache, type VerifiedCacheOptions } from './verified-cache';
+import { scopesOf, VerifiedTokenCache, type VerifiedCacheOptions, type VerifiedToken } from './verified-cache';
 
 export interface VerifierOptions {
   /** Expected `iss`, compared exactly (RFC 9068 §4). */
@@ -135,16 +135,39 @@ export class AccessTokenVerifier {
 
   /** Verified claims, or a TokenRejected saying why not. */
   async verify(token: string): Promise<AccessTokenClaims> {
+    return (await this.verifyToken(token)).claims;
+  }
+
+  /** verify(), with what the guard reads of the claims on every request (the split scope) parsed once. */
+  async verifyToken(token: string): Promise<VerifiedToken> {
     const now = Date.now() / 1000;
     const cached = this.cache.lookup(token, now);
     this.options.cacheTelemetry?.lookup(cached !== undefined);
     // A cached token stands only while its key is published: a revoked key's tokens fail at once.
-    if (cached && (cached.kid === undefined || (await this.keys.keyFor(cached.kid)))) return cached.claims;
+    if (cached && (cached.kid === undefined || (this.keys.knownKey?.(cached.kid) ?? (await this.keys.keyFor(cached.kid))))) return cached;
     if (cached) this.cache.forget(token);
     const { claims, kid } = await this.verifyUncached(token, now);
     // Usable until exp (+ tolerance); a not-yet-valid token never gets here.
     this.cache.set(token, claims, claims.exp + this.tolerance, kid);
-    return claims;
+    return { claims, kid, scopes: scopesOf(claims) };
+  }
+
+  /**
+   * Synchronous, no I/O: the verified token when the cache holds it (unexpired) and its key is known
+   * to be still published without asking the key source; undefined otherwise, which only means "call
+   * verifyToken". Nothing is counted here: a caller that uses the answer calls countKnownHit(), one
+   * that does not calls verifyToken, which counts the lookup (each lookup is counted once).
+   */
+  known(token: string): VerifiedToken | undefined {
+    const cached = this.cache.lookup(token, Date.now() / 1000);
+    if (cached === undefined) return undefined;
+    if (cached.kid !== undefined && (this.keys.knownKey === undefined || this.keys.knownKey(cached.kid) === undefined)) return undefined;
+    return cached;
+  }
+
+  /** Counts a cache hit answered by known(). */
+  countKnownHit(): void {
+    this.options.cacheTelemetry?.lookup(true);
   }
 
   /** Test hook: how many verified tokens the cache holds. */
@@ -158,8 +181,8 @@ export class AccessTokenVerifier {
       maxLength: this.maxLength,
       typ: isAccessTokenType,
       requireKid: true,
-      // kid is always there (requireKid).
-      keyFor: (kid) => (kid === undefined ? undefined : this.keys.keyFor(kid)),
+      // kid is always there (requireKid). A key held and current is handed over without a Promise.
+      keyFor: (kid) => (kid === undefined ? undefined : (this.keys.knownKey?.(kid) ?? this.keys.keyFor(kid))),
       clockToleranceSeconds: this.tolerance,
     });
     if (!verified.ok) throw new TokenRejected(...REFUSALS[verified.failure]);
