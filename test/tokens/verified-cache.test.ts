@@ -92,6 +92,29 @@ describe('VerifiedTokenCache', () => {
     expect(cache.size).toBe(0);
   });
 
+  test('a token sharing the tail of a cached token (the map key) is a miss, and neither replaces nor forgets it', () => {
+    const cache = new VerifiedTokenCache();
+    const tail = 'T'.repeat(40);
+    const a = `aaaa.bbbb.${tail}`;
+    const forged = `xxxx.yyyy.${tail}`;
+    cache.set(a, claims('a'), 1e12);
+    expect(cache.get(forged, 0)).toBeUndefined();
+    cache.forget(forged);
+    expect(cache.get(a, 0)?.jti).toBe('a');
+    expect(cache.size).toBe(1);
+  });
+
+  test('lookup gives the split scope with the claims, parsed once', () => {
+    const cache = new VerifiedTokenCache();
+    cache.set('tok', { ...claims('a'), scope: 'x y' }, 1e12, 'k1');
+    const hit = cache.lookup('tok', 0);
+    expect(hit?.scopes).toEqual(['x', 'y']);
+    expect(hit?.kid).toBe('k1');
+    expect(cache.lookup('tok', 0)?.scopes).toBe(hit?.scopes);
+    cache.set('empty', { ...claims('b'), scope: '' }, 1e12);
+    expect(cache.lookup('empty', 0)?.scopes).toEqual([]);
+  });
+
   test('clear empties it', () => {
     const cache = new VerifiedTokenCache();
     cache.set('a', claims('a'), 1e12);
@@ -132,6 +155,28 @@ describe('AccessTokenVerifier and its cache', () => {
     expect(verify).not.toHaveBeenCalled();
     expect(keys.calls).toBe(2);
     expect(verifier.cacheSize).toBe(1);
+  });
+
+  test('known(): a cached token whose key the source vouches for synchronously, without counting; anything else is undefined', async () => {
+    const lookups: boolean[] = [];
+    const cacheTelemetry = { lookup: (hit: boolean) => void lookups.push(hit) };
+    let published = true;
+    const sync: VerificationKeys = {
+      keyFor: (kid) => Promise.resolve(kid === 'k1' ? { kid, alg: 'RS256' as const, key: publicKey } : undefined),
+      knownKey: (kid) => (published && kid === 'k1' ? { kid, alg: 'RS256' as const, key: publicKey } : undefined),
+    };
+    const verifier = new AccessTokenVerifier(sync, { issuer: ISSUER, audience: ISSUER, cacheTelemetry });
+    const t = token({});
+    expect(verifier.known(t)).toBeUndefined();
+    await verifier.verify(t);
+    expect(lookups).toEqual([false]);
+    expect(verifier.known(t)?.claims.jti).toBe((await verifier.verify(t)).jti);
+    expect(lookups).toEqual([false, true]); // verify() counted; known() did not
+    published = false; // the source cannot vouch for it synchronously: ask keyFor
+    expect(verifier.known(t)).toBeUndefined();
+    const withoutSync = new AccessTokenVerifier(keys, { issuer: ISSUER, audience: ISSUER });
+    await withoutSync.verify(t);
+    expect(withoutSync.known(t)).toBeUndefined();
   });
 
   test('a cached token whose key is no longer published (revoked) is refused at once and dropped from the cache', async () => {

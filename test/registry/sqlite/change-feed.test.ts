@@ -57,6 +57,46 @@ describe('SQLite change feed: the WAL index', () => {
     expect(await t.registry.tokenStatus('j', client.clientId)).toBe('client_disabled');
   });
 
+  test('knownStatus answers what tokenStatus remembered, and nothing once another connection commits', async () => {
+    const { client } = await t.registry.createClient({ name: 'c' });
+    expect(t.registry.knownStatus('j', client.clientId)).toBeUndefined();
+    expect(await t.registry.tokenStatus('j', client.clientId)).toBe('active');
+    expect(t.registry.knownStatus('j', client.clientId)).toBe('active');
+    expect(t.registry.knownStatus('j', 'another-client')).toBeUndefined();
+    elsewhere((db) => db.prepare('UPDATE clients SET enabled = 0 WHERE client_id = ?').run(client.clientId));
+    expect(t.registry.knownStatus('j', client.clientId)).toBeUndefined();
+    expect(await t.registry.tokenStatus('j', client.clientId)).toBe('client_disabled');
+    expect(t.registry.knownStatus('j', client.clientId)).toBe('client_disabled');
+  });
+
+  test('atOneReading: one look at the WAL index for all of its synchronous work; the next look after it sees a commit made meanwhile', async () => {
+    const { client } = await t.registry.createClient({ name: 'c' });
+    expect(await t.registry.tokenStatus('j', client.clientId)).toBe('active');
+    const seen = t.registry.atOneReading(() => {
+      const first = t.registry.version();
+      elsewhere((db) => db.prepare('UPDATE clients SET enabled = 0 WHERE client_id = ?').run(client.clientId));
+      return { first, second: t.registry.version(), status: t.registry.knownStatus('j', client.clientId) };
+    });
+    // The reading taken as the work began: the commit during it is not looked for again...
+    expect(seen.second).toBe(seen.first);
+    expect(seen.status).toBe('active');
+    // ...and is seen by the very next look, outside.
+    expect(t.registry.version()).not.toBe(seen.first);
+    expect(t.registry.knownStatus('j', client.clientId)).toBeUndefined();
+    expect(await t.registry.tokenStatus('j', client.clientId)).toBe('client_disabled');
+  });
+
+  test('atOneReading lets go of its reading when the work throws', () => {
+    const before = t.registry.version();
+    expect(() =>
+      t.registry.atOneReading(() => {
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
+    elsewhere((db) => db.prepare('INSERT INTO groups (name, created_at) VALUES (?, ?)').run('raw', 1));
+    expect(t.registry.version()).not.toBe(before);
+  });
+
   test('watch returns its unsubscribe function; the same listener watched twice is two subscriptions', () => {
     const storage = new SqliteStorage(t.path);
     let calls = 0;
