@@ -12,6 +12,19 @@ import { spawnNode, waitForOutput, type Spawned } from '../support/processes';
 
 const SERVER_JS = path.join(ROOT, 'dist', 'sample-app', 'server.js');
 
+/** The sample app on a fresh registry in a temp folder (fast bcrypt), its log lines collected in `log`. */
+function sampleInTempDir(prefix: string, log: string[]): { sample: SampleApp; cleanup: () => void } {
+  const tmp = tempDir(prefix);
+  const sample = createSampleApp({
+    db: path.join(tmp.dir, 'ccgate.db'),
+    issuer: 'http://localhost:3000',
+    bcryptCost: 4,
+    bcryptWorkers: 1,
+    log: (line) => log.push(line),
+  });
+  return { sample, cleanup: tmp.cleanup };
+}
+
 describe('sample app, in process', () => {
   let sample: SampleApp;
   let cleanup: () => void;
@@ -20,15 +33,7 @@ describe('sample app, in process', () => {
   let clientSecret: string;
 
   beforeAll(async () => {
-    const tmp = tempDir('ccgate-sample-');
-    cleanup = tmp.cleanup;
-    sample = createSampleApp({
-      db: path.join(tmp.dir, 'ccgate.db'),
-      issuer: 'http://localhost:3000',
-      bcryptCost: 4,
-      bcryptWorkers: 1,
-      log: (line) => faults.push(line),
-    });
+    ({ sample, cleanup } = sampleInTempDir('ccgate-sample-', faults));
     const seed = await seedDemo(sample.auth);
     if (!seed.created) throw new Error('expected the first seeding to create the demo client');
     ({ clientId, clientSecret } = seed);
@@ -272,15 +277,7 @@ describe("the operator's view, in process", () => {
   const lines: string[] = [];
 
   beforeAll(async () => {
-    const tmp = tempDir('ccgate-sample-ops-');
-    cleanup = tmp.cleanup;
-    sample = createSampleApp({
-      db: path.join(tmp.dir, 'ccgate.db'),
-      issuer: 'http://localhost:3000',
-      bcryptCost: 4,
-      bcryptWorkers: 1,
-      log: (l) => lines.push(l),
-    });
+    ({ sample, cleanup } = sampleInTempDir('ccgate-sample-ops-', lines));
     await sample.auth.ready();
   });
   afterAll(async () => {
