@@ -255,8 +255,11 @@ export function createResolvedGuard(validator: AccessTokenValidator, options: Re
     return extracted;
   }
 
+  /** The validator's one look at its change detection for a request's whole synchronous part (see atOneReading). */
+  const atOneReading = validator.atOneReading?.bind(validator);
+
   function middleware(rule: ScopeRule): RequestHandler {
-    return (req, res, next) => {
+    const handle: RequestHandler = (req, res, next) => {
       let first: ReturnType<typeof settleAtOnce>;
       try {
         first = settleAtOnce(req, res, rule);
@@ -270,6 +273,9 @@ export function createResolvedGuard(validator: AccessTokenValidator, options: Re
         (thrown: unknown) => fault(thrown, req, res, next),
       );
     };
+    // Everything up to check()'s first await is synchronous: a first-sight token's key freshness is
+    // judged at the same reading as the cache's miss. Its status, after that await, reads afresh.
+    return atOneReading ? (req, res, next) => atOneReading(() => handle(req, res, next)) : handle;
   }
 
   return {

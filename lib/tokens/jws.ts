@@ -66,32 +66,90 @@ const isAlgorithm = (alg: unknown, allowed: readonly JwsAlgorithm[]): alg is Jws
   typeof alg === 'string' && JWS_ALGORITHMS.includes(alg as JwsAlgorithm) && allowed.includes(alg as JwsAlgorithm);
 
 /**
- * Verifies a compact JWS (RFC 7515 §7.1) once: length, header (read once, never trusted for where a
- * key comes from: jku, x5u, jwk are ignored), algorithm, typ, crit, then the key the caller picks,
- * then signature and exp / nbf through jsonwebtoken. Every other claim is the caller's. Refusals are
- * returned as values; only the caller's keyFor may throw (its keys cannot be had), and that passes through.
+ * Verifies a compact JWS (RFC 7515 §7.1) once: length, header (never trusted for where a key comes
+ * from: jku, x5u, jwk are ignored), algorithm, typ, crit, then the key the caller picks, then
+ * signature and exp / nbf through jsonwebtoken. The header is decoded once, by jsonwebtoken, and
+ * handed to our key step (its key callback), which refuses it before any key is looked up. Every
+ * other claim is the caller's. Refusals are returned as values; only the caller's keyFor may throw
+ * (its keys cannot be had), and that passes through as the rejection.
  */
-export async function verifyJws<K extends JwsKey>(token: string, check: JwsCheck<K>): Promise<JwsVerification<K>> {
-  if (token.length > check.maxLength) return fail('too_long');
-  const header = readHeader(token);
-  if (!header) return fail('not_jws');
-  const alg = header.alg;
-  if (!isAlgorithm(alg, check.algorithms)) return fail('unsupported_algorithm');
-  if (check.typ && !check.typ(header.typ)) return fail('wrong_type');
-  if (header.crit !== undefined) return fail('unsupported_extension');
-  const kid = kidOf(header);
-  if (kid === null || (kid === undefined && check.requireKid === true)) return fail('no_kid');
-  const key = await check.keyFor(kid, alg, header);
-  // The key's own algorithm must be the header's: no algorithm substitution.
-  if (!key || key.alg !== alg) return fail('unknown_key');
-  let payload: unknown;
-  try {
-    payload = jwt.verify(token, key.key, { algorithms: [alg], clockTolerance: check.clockToleranceSeconds, clockTimestamp: check.now });
-  } catch (err) {
-    return fail(failureOf(err));
-  }
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return fail('no_claims');
-  return { ok: true, header, payload: payload as Record<string, unknown>, key };
+export function verifyJws<K extends JwsKey>(token: string, check: JwsCheck<K>): Promise<JwsVerification<K>> {
+  if (token.length > check.maxLength) return Promise.resolve(fail('too_long'));
+  return new Promise((resolve, reject) => {
+    /** Set once the key step ran: what it refused, the key it chose, or the fault keyFor threw. */
+    let reached = false;
+    let refusal: JwsFailure | null = null;
+    let chosen: { header: JoseHeader; key: K } | null = null;
+    let fault: { error: unknown } | null = null;
+    const keyStep = (decoded: unknown, deliver: (err: Error | null, key?: KeyObject) => void): void => {
+      reached = true;
+      const header = headerOf(decoded, token);
+      const refuse = (failure: JwsFailure): void => {
+        refusal = failure;
+        deliver(REFUSED);
+      };
+      const settle = (key: K | undefined, alg: JwsAlgorithm): void => {
+        // The key's own algorithm must be the header's: no algorithm substitution.
+        if (!key || key.alg !== alg) return refuse('unknown_key');
+        chosen = { header: header as JoseHeader, key };
+        deliver(null, key.key);
+      };
+      // An empty signature part (an unsecured JWS) is not a compact JWS to us, whatever its header says.
+      if (header === null || token.endsWith('.')) return refuse('not_jws');
+      const alg = header.alg;
+      if (!isAlgorithm(alg, check.algorithms)) return refuse('unsupported_algorithm');
+      if (check.typ && !check.typ(header.typ)) return refuse('wrong_type');
+      if (header.crit !== undefined) return refuse('unsupported_extension');
+      const kid = kidOf(header);
+      if (kid === null || (kid === undefined && check.requireKid === true)) return refuse('no_kid');
+      let key: K | undefined | Promise<K | undefined>;
+      try {
+        key = check.keyFor(kid, alg, header);
+      } catch (error) {
+        fault = { error };
+        return deliver(REFUSED);
+      }
+      // A key held is handed over at once: the whole verification then runs without a Promise hop.
+      if (!(key instanceof Promise)) return settle(key, alg);
+      key.then(
+        (k) => settle(k, alg),
+        (error: unknown) => {
+          fault = { error };
+          deliver(REFUSED);
+        },
+      );
+    };
+    const done = (err: Error | null, payload: unknown): void => {
+      // keyFor's own fault, unchanged: the caller tells an unreachable key source by its class.
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      if (fault) return reject(fault.error);
+      if (refusal) return resolve(fail(refusal));
+      // jsonwebtoken refused it before our key step saw a header: not a compact JWS at all.
+      if (!reached) return resolve(fail('not_jws'));
+      if (err) return resolve(fail(failureOf(err)));
+      if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || chosen === null) return resolve(fail('no_claims'));
+      resolve({ ok: true, header: chosen.header, payload: payload as Record<string, unknown>, key: chosen.key });
+    };
+    jwt.verify(token, keyStep, { algorithms: [...check.algorithms], clockTolerance: check.clockToleranceSeconds, clockTimestamp: check.now }, done);
+  });
+}
+
+/** What the key step hands jsonwebtoken when it refuses (the reason is kept aside): never shown to anyone. */
+const REFUSED = new Error('refused by the key step');
+
+/** Any character jsonwebtoken's Latin-1 reading of the header makes of a UTF-8 byte sequence. */
+const LATIN1_HIGH = /[\u0080-\u00ff]/;
+
+/**
+ * The header jsonwebtoken decoded, as a JSON object; null when it is not one. jws reads the header
+ * as Latin-1: a kid with non-ASCII characters is read again as UTF-8 (RFC 7515 §4: UTF-8 JSON), so
+ * it compares with the key set's own kids.
+ */
+function headerOf(decoded: unknown, token: string): JoseHeader | null {
+  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) return null;
+  const header = decoded as JoseHeader;
+  if (typeof header.kid === 'string' && LATIN1_HIGH.test(header.kid)) return readHeader(token);
+  return header;
 }
 
 /** The header's kid (RFC 7515 §4.1.4): a non-empty string, undefined when absent, null when unusable. */

@@ -19,6 +19,13 @@ export interface AccessTokenValidator {
    * thrown. undefined only means "not known: call validate()". Absent: always call validate().
    */
   known?(token: string): VerifiedToken | undefined;
+  /**
+   * Runs synchronous `work` with every freshness check of this validator inside it (known(), and the
+   * synchronous start of validateToken: the cache, the keys) answered by one look at what tells it of
+   * changes, taken as `work` starts. The guard runs each request's synchronous part in it, so a token
+   * seen for the first time costs one look there, not one per check. Absent: nothing to share.
+   */
+  atOneReading?<T>(work: () => T): T;
 }
 
 /**
@@ -77,5 +84,6 @@ export function verifyingValidator(verifier: AccessTokenVerifier, status?: Token
     validate: async (token) => (await validateToken(token)).claims,
     validateToken,
     ...(known ? { known } : {}),
+    ...(status !== undefined && remembers(status) ? { atOneReading: <T>(work: () => T): T => status.atOneReading(work) } : {}),
   };
 }

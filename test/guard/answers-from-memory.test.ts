@@ -13,6 +13,7 @@ import { claimsFor, signJws } from '../support/jwt';
 import { seedClient } from '../support/clients';
 import { parseScrape } from '../support/metrics';
 import { createTestServer, type TestServer } from '../support/servers';
+import { SqliteChangeFeed } from '../../lib/registry/sqlite/change-feed';
 
 let server: TestServer;
 let clientId: string;
@@ -155,5 +156,20 @@ test('a token answered from memory counts one verified-token hit, one token-stat
     expect(delta('ccgate_guard_decisions_total', { outcome: 'accepted', reason: 'none' })).toBe(3);
   } finally {
     await counted.close();
+  }
+});
+
+test('the change feed is looked at once for a token seen before, twice on first sight (keys with the cache, then the status)', async () => {
+  const looks = jest.spyOn(SqliteChangeFeed.prototype, 'current');
+  try {
+    const token = sign();
+    looks.mockClear();
+    expect((await bearerGet(server.app, token)).status).toBe(200);
+    const firstSight = looks.mock.calls.length;
+    looks.mockClear();
+    expect((await bearerGet(server.app, token)).status).toBe(200);
+    expect({ firstSight, seenBefore: looks.mock.calls.length }).toEqual({ firstSight: 2, seenBefore: 1 });
+  } finally {
+    looks.mockRestore();
   }
 });

@@ -59,6 +59,28 @@ describe('verifyJws: accepted', () => {
     expect(await failureOf(signPs256(rsa.privateKey, { alg: 'PS256', kid: 'pss' }, payload))).toBe('accepted');
   });
 
+  test('RFC 7515 §4: the header is UTF-8 JSON: a kid with non-ASCII characters is looked up as written', async () => {
+    const kid = 'clé-ключ-鍵';
+    const c = check({ keyFor: (k, alg) => (k === kid ? { kid, alg, key: rsa.publicKey } : undefined) });
+    expect(await failureOf(rs256({ kid }), c)).toBe('accepted');
+    expect(await failureOf(rs256({ kid: 'cle-kljuch' }), c)).toBe('unknown_key');
+  });
+
+  test('a key that cannot be had (keyFor throws or rejects) passes through as the rejection, sync or not', async () => {
+    const down = new Error('key source down');
+    await expect(verifyJws(rs256(), check({ keyFor: () => Promise.reject(down) }))).rejects.toBe(down);
+    await expect(
+      verifyJws(
+        rs256(),
+        check({
+          keyFor: () => {
+            throw down;
+          },
+        }),
+      ),
+    ).rejects.toBe(down);
+  });
+
   test('without requireKid a JWS naming no key is looked up with kid undefined', async () => {
     const lookups: unknown[] = [];
     const c = check({
