@@ -1,5 +1,5 @@
 /** Shared constants, result rows and the interleaved, median-of-rounds measurement used by every scenario. */
-import { FORM, load, machineCpu, serverCpuMicros, type LoadResult, type LoadSpec } from './harness';
+import { FORM, load, machineCpu, serverCpuMicros, sleep, type LoadResult, type LoadSpec } from './harness';
 
 export const ISSUER = 'https://issuer.bench.local';
 export const AUDIENCE = 'https://api.bench.local';
@@ -83,6 +83,12 @@ export interface Target {
   companion?: CompanionCpu;
   /** Requests that cannot be repeated (single-use DPoP proofs), prepared before each of the target's runs: see RequestFeed. */
   feed?: RequestFeed;
+  /**
+   * Milliseconds to wait before each measured run: a run that ends closes its connections with
+   * requests still in the server (slow ones: bcrypt checks queued per address); they finish first,
+   * so the next run from the same address does not find the queue full of abandoned work.
+   */
+  settleMs?: number;
 }
 
 /**
@@ -147,6 +153,7 @@ export async function measureInterleaved(
       let measured: Awaited<ReturnType<typeof measuredRun>>;
       for (let attempt = 1; ; attempt++) {
         await t.feed?.prepare(duration, best.get(t.label));
+        if (t.settleMs) await sleep(t.settleMs);
         measured = await measuredRun(t.spec, t.stats, ctx, { duration }, t.companion);
         ran(t, measured.result);
         if (!t.feed?.ranDry()) break;

@@ -31,6 +31,8 @@ import { seedRegistry, type Seeded } from '../lib/seed';
 const COLD_CLIENTS = 3000;
 const COLD_DURATION = Math.max(DURATION, 3);
 const COLD_CONNECTIONS = 8;
+/** Long enough for COLD_CONNECTIONS abandoned checks to finish on one core. */
+const COLD_SETTLE_MS = 1500;
 /** Three rounds: a median that one disturbed round cannot move (two cores: a busy neighbour halves the pool). */
 const COLD_ROUNDS = Math.min(ROUNDS, 3);
 const BASELINE_KEY = 'bcrypt-every-time req/s';
@@ -48,6 +50,8 @@ async function startColdServer(label: string, bcryptWorkers: number | undefined)
   const target: Target = {
     label,
     stats: server.url,
+    // The warm-up leaves up to COLD_CONNECTIONS checks behind (one bcrypt each, ~0.1 s on one core).
+    settleMs: COLD_SETTLE_MS,
     spec: tokenEndpointSpec(server.url, {
       connections: COLD_CONNECTIONS,
       // Each client once; if they ever ran out, a wrong secret makes the run fail loudly (401s).
