@@ -108,6 +108,8 @@ export class Registry implements TokenStatusSource {
   /** While atOneReading runs: the version it read. */
   private reading: number | null = null;
   private readonly statuses = new Map<string, { clientId: string; status: TokenStatus }>();
+  /** At statusesVersion too: each client's state (enabled, disabled, or unknown: null), so a new jti of a known client costs one read. */
+  private readonly clientStates = new Map<string, boolean | null>();
   private statusesVersion = -1;
   private readonly credentialCache = new Map<string, { credentials: CredentialsRow; until: number }>();
   private credentialsAt = -1;
@@ -454,20 +456,46 @@ export class Registry implements TokenStatusSource {
    * Asked by the guard on every request. Answers are reused until the registry changes: a revoke,
    * disable or delete by any process (the CLI, another instance) is announced by the change feed.
    */
-  async tokenStatus(jti: string, clientId: string): Promise<TokenStatus> {
-    const at = this.version();
+  tokenStatus(jti: string, clientId: string): Promise<TokenStatus> {
+    return this.statusAt(jti, clientId, this.version());
+  }
+
+  /** version(), for tokenStatusAt: inside atOneReading, the reading it took. */
+  changeReading(): number {
+    return this.version();
+  }
+
+  /**
+   * tokenStatus at a reading taken earlier (by the guard, while handling the request) when no change
+   * was announced since (changeCount is still that reading): no second look at the change feed. Else
+   * a fresh look, as tokenStatus.
+   */
+  tokenStatusAt(jti: string, clientId: string, reading: number): Promise<TokenStatus> {
+    return this.statusAt(jti, clientId, reading === this.changeCount ? reading : this.version());
+  }
+
+  /** The status at version `at` (read before anything else, so the answer is at least that fresh). */
+  private async statusAt(jti: string, clientId: string, at: number): Promise<TokenStatus> {
     const known = this.statusesAt(at).get(jti);
     // Keyed by jti (unique per token); the client is compared, not concatenated into the key.
     const hit = known !== undefined && known.clientId === clientId;
     this.telemetry.tokenStatusCache.lookup(hit);
     if (hit) return known.status;
-    const row = await this.storage.revocations.status(jti, clientId);
+    const clientState = this.clientStates.get(clientId);
+    const { revocations } = this.storage;
+    const row =
+      clientState === undefined || revocations.revoked === undefined
+        ? await revocations.status(jti, clientId)
+        : { revoked: await revocations.revoked(jti), clientEnabled: clientState };
     const status: TokenStatus = row.revoked ? 'revoked' : row.clientEnabled === null ? 'client_unknown' : row.clientEnabled ? 'active' : 'client_disabled';
     // The version was read before the query, so the answer is at least that fresh. It is remembered
     // only if no change was announced meanwhile (then the map belongs to a newer version) and the feed
     // vouched for `at` (a version that is not changeCount is one no cache is filled at). A commit the
     // feed has not announced yet is found by the next version() read, which empties the map.
-    if (at === this.changeCount && at === this.statusesVersion) setBounded(this.statuses, jti, { clientId, status }, MAX_CACHED);
+    if (at === this.changeCount && at === this.statusesVersion) {
+      setBounded(this.statuses, jti, { clientId, status }, MAX_CACHED);
+      if (clientState === undefined) setBounded(this.clientStates, clientId, row.clientEnabled, MAX_CACHED);
+    }
     return status;
   }
 
@@ -486,6 +514,7 @@ export class Registry implements TokenStatusSource {
   private statusesAt(at: number): Map<string, { clientId: string; status: TokenStatus }> {
     if (at !== this.statusesVersion) {
       this.statuses.clear();
+      this.clientStates.clear();
       this.statusesVersion = at;
     }
     return this.statuses;

@@ -224,6 +224,11 @@ export interface RevocationStorage {
   insert(row: RevocationRow, revokedAt: number): Promise<void>;
   /** Both reads are primary-key lookups: the cost does not grow with the registry. */
   status(jti: string, clientId: string): Promise<{ revoked: boolean; clientEnabled: boolean | null }>;
+  /**
+   * Whether the jti is revoked: status()'s revocation read alone, asked when the client's state is
+   * already known at the registry's current version. Optional: without it, status() is asked.
+   */
+  revoked?(jti: string): Promise<boolean>;
   /** Deletes revocations whose expiry is at or before `before`; how many. */
   prune(before: number): Promise<number>;
 }

@@ -39,6 +39,14 @@ export interface RememberedTokenStatus extends TokenStatusSource {
    * freshness check inside (the keys' and the statuses') sees the same reading, taken when `work` starts.
    */
   atOneReading<T>(work: () => T): T;
+  /** The change detection's reading now, without a second look inside atOneReading: handed back to tokenStatusAt. */
+  changeReading(): number;
+  /**
+   * tokenStatus judged at `reading` while no change has been announced since it was taken (no new
+   * look at the change feed), else as tokenStatus. A reading taken while a request was being handled
+   * postdates its arrival, so the answer still reflects every change committed before the request.
+   */
+  tokenStatusAt(jti: string, clientId: string, reading: number): Promise<TokenStatus>;
 }
 
 const STATUS_MESSAGES = {
@@ -47,8 +55,15 @@ const STATUS_MESSAGES = {
   client_unknown: 'The client of this access token no longer exists.',
 } as const;
 
-const remembers = (status: TokenStatusSource): status is RememberedTokenStatus =>
-  typeof (status as Partial<RememberedTokenStatus>).knownStatus === 'function' && typeof (status as Partial<RememberedTokenStatus>).atOneReading === 'function';
+const remembers = (status: TokenStatusSource): status is RememberedTokenStatus => {
+  const s = status as Partial<RememberedTokenStatus>;
+  return (
+    typeof s.knownStatus === 'function' &&
+    typeof s.atOneReading === 'function' &&
+    typeof s.changeReading === 'function' &&
+    typeof s.tokenStatusAt === 'function'
+  );
+};
 
 function assertActive(state: TokenStatus): void {
   if (state !== 'active') throw new TokenRejected(state, STATUS_MESSAGES[state]);
@@ -60,9 +75,14 @@ function assertActive(state: TokenStatus): void {
  * effect at once. Used by the local guard, the remote guard (JWKS mode) and introspection.
  */
 export function verifyingValidator(verifier: AccessTokenVerifier, status?: TokenStatusSource): AccessTokenValidator {
+  const remembered = status !== undefined && remembers(status) ? status : undefined;
   const validateToken = async (token: string): Promise<VerifiedToken> => {
+    // Taken first: in the guard, the request's one reading, so the status after the await costs no second look.
+    const reading = remembered?.changeReading();
     const verified = await verifier.verifyToken(token);
-    if (status) assertActive(await status.tokenStatus(verified.claims.jti, verified.claims.client_id));
+    const { jti, client_id: clientId } = verified.claims;
+    if (remembered && reading !== undefined) assertActive(await remembered.tokenStatusAt(jti, clientId, reading));
+    else if (status) assertActive(await status.tokenStatus(jti, clientId));
     return verified;
   };
   /** The cache's word and the status's, from memory: both judged at one reading of the registry's change detection. */
@@ -79,11 +99,11 @@ export function verifyingValidator(verifier: AccessTokenVerifier, status?: Token
   };
   let known: ((token: string) => VerifiedToken | undefined) | undefined;
   if (status === undefined) known = fromMemory;
-  else if (remembers(status)) known = (token) => status.atOneReading(() => fromMemory(token));
+  else if (remembered) known = (token) => remembered.atOneReading(() => fromMemory(token));
   return {
     validate: async (token) => (await validateToken(token)).claims,
     validateToken,
     ...(known ? { known } : {}),
-    ...(status !== undefined && remembers(status) ? { atOneReading: <T>(work: () => T): T => status.atOneReading(work) } : {}),
+    ...(remembered ? { atOneReading: <T>(work: () => T): T => remembered.atOneReading(work) } : {}),
   };
 }

@@ -4,11 +4,13 @@ import type { Database, Executor } from './pool';
 
 /** Named: the guard asks it on every uncached request. */
 const STATUS_STATEMENT = 'ccgate-token-status';
+const REVOKED_STATEMENT = 'ccgate-token-revoked';
 
 /** Revoked token ids and the guard's status read. */
 export class PostgresRevocations implements RevocationStorage {
   private readonly insertSql: string;
   private readonly statusSql: string;
+  private readonly revokedSql: string;
 
   constructor(
     private readonly db: Database,
@@ -22,6 +24,12 @@ export class PostgresRevocations implements RevocationStorage {
     this.statusSql = `
       SELECT (SELECT enabled FROM ${t.clients} WHERE client_id = $1) AS enabled,
              EXISTS (SELECT 1 FROM ${t.revoked_tokens} WHERE jti = $2) AS revoked`;
+    this.revokedSql = `SELECT EXISTS (SELECT 1 FROM ${t.revoked_tokens} WHERE jti = $1) AS revoked`;
+  }
+
+  async revoked(jti: string): Promise<boolean> {
+    const [row] = await this.db.rows<{ revoked: boolean }>(this.revokedSql, [jti], REVOKED_STATEMENT);
+    return row.revoked;
   }
 
   async insert(row: RevocationRow, revokedAt: number): Promise<void> {

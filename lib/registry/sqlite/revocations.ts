@@ -6,6 +6,7 @@ import { inTransaction, read } from './database';
 export class SqliteRevocations implements RevocationStorage {
   private readonly upsert;
   private readonly statusOf;
+  private readonly revokedOf;
   private readonly expired;
 
   constructor(private readonly db: Database.Database) {
@@ -18,6 +19,7 @@ export class SqliteRevocations implements RevocationStorage {
       `SELECT (SELECT enabled FROM clients WHERE client_id = ?) AS enabled,
               (SELECT 1 FROM revoked_tokens WHERE jti = ?) AS revoked`,
     );
+    this.revokedOf = db.prepare<[string], number>('SELECT 1 FROM revoked_tokens WHERE jti = ?').pluck();
     this.expired = db.prepare<[number]>('DELETE FROM revoked_tokens WHERE expires_at <= ?');
   }
 
@@ -32,6 +34,10 @@ export class SqliteRevocations implements RevocationStorage {
       const row = this.statusOf.get(clientId, jti);
       return { revoked: row?.revoked === 1, clientEnabled: row?.enabled == null ? null : row.enabled === 1 };
     });
+  }
+
+  revoked(jti: string): Promise<boolean> {
+    return read(this.db, () => this.revokedOf.get(jti) === 1);
   }
 
   prune(before: number): Promise<number> {

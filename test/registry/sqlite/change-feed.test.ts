@@ -2,6 +2,7 @@ import { openSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from '../../../lib/registry/registry';
+import type { RegistryStorage } from '../../../lib/registry/storage';
 import { SqliteStorage } from '../../../lib/registry/sqlite';
 import { DataVersionProbe, SqliteChangeFeed } from '../../../lib/registry/sqlite/change-feed';
 import { openFdsOn, tempRegistry, type TempRegistry } from '../../support/temp';
@@ -11,6 +12,24 @@ beforeEach(() => {
   t = tempRegistry();
 });
 afterEach(() => t.cleanup());
+
+/** A storage's parts as a plain object (its methods bound): what a storage of the user's own looks like. */
+function storageMethods(storage: SqliteStorage): RegistryStorage {
+  return {
+    groups: storage.groups,
+    clients: storage.clients,
+    resources: storage.resources,
+    keys: storage.keys,
+    revocations: storage.revocations,
+    replay: storage.replay,
+    changes: storage.changes,
+    limiter: (options) => storage.limiter(options),
+    open: () => storage.open(),
+    ping: () => storage.ping(),
+    prune: (before) => storage.prune(before),
+    close: () => storage.close(),
+  };
+}
 
 /** Runs `work` on a plain better-sqlite3 connection of another "process": no registry, no feed of its own. */
 function elsewhere<T>(work: (db: Database.Database) => T): T {
@@ -84,6 +103,48 @@ describe('SQLite change feed: the WAL index', () => {
     expect(t.registry.version()).not.toBe(seen.first);
     expect(t.registry.knownStatus('j', client.clientId)).toBeUndefined();
     expect(await t.registry.tokenStatus('j', client.clientId)).toBe('client_disabled');
+  });
+
+  test('tokenStatusAt: judged at the reading handed back while nothing was announced since; a look in between announces the commit and is honoured', async () => {
+    const { client } = await t.registry.createClient({ name: 'c' });
+    expect(await t.registry.tokenStatus('j', client.clientId)).toBe('active');
+    // A request's reading, then a disable committed by another process before its status is asked.
+    const reading = t.registry.changeReading();
+    elsewhere((db) => db.prepare('UPDATE clients SET enabled = 0 WHERE client_id = ?').run(client.clientId));
+    // That request arrived before the commit: the answer at its reading stands, with no second look.
+    expect(await t.registry.tokenStatusAt('j', client.clientId, reading)).toBe('active');
+    // The next request's reading sees the commit.
+    const next = t.registry.changeReading();
+    expect(next).not.toBe(reading);
+    expect(await t.registry.tokenStatusAt('j', client.clientId, next)).toBe('client_disabled');
+    // A reading older than an announced change is not used: a fresh look answers.
+    expect(await t.registry.tokenStatusAt('j', client.clientId, reading)).toBe('client_disabled');
+  });
+
+  test('a storage of your own without revocations.revoked: every new jti is asked of status(), with the same answers', async () => {
+    const storage = new SqliteStorage(t.path);
+    const { insert, status, prune } = storage.revocations;
+    const asked: string[] = [];
+    const revocations = {
+      insert: insert.bind(storage.revocations),
+      status: (jti: string, clientId: string) => {
+        asked.push(jti);
+        return status.call(storage.revocations, jti, clientId);
+      },
+      prune: prune.bind(storage.revocations),
+    };
+    const own: RegistryStorage = { ...storageMethods(storage), revocations };
+    const registry = new Registry(own, { bcryptCost: 4, pruneIntervalSeconds: 0 });
+    try {
+      const { client } = await registry.createClient({ name: 'c' });
+      await registry.revokeToken({ jti: 'r', clientId: client.clientId, expiresAt: Math.floor(Date.now() / 1000) + 60 });
+      expect(await registry.tokenStatus('a', client.clientId)).toBe('active');
+      expect(await registry.tokenStatus('r', client.clientId)).toBe('revoked');
+      expect(await registry.tokenStatus('b', client.clientId)).toBe('active');
+      expect(asked).toEqual(['a', 'r', 'b']);
+    } finally {
+      await registry.close();
+    }
   });
 
   test('atOneReading lets go of its reading when the work throws', () => {
