@@ -15,18 +15,25 @@ describe.each(registryBackends())('cached answers and change notification ($name
     expect(await t.registry.tokenStatus('jti-1', client.clientId)).toBe('active');
     const other = await t.another();
     await other.revokeToken({ jti: 'jti-1', clientId: client.clientId, expiresAt: nowSeconds() + 600 });
+    // Revoked before this instance ever saw it: asked about once the client's state is remembered again.
+    await other.revokeToken({ jti: 'jti-3', clientId: client.clientId, expiresAt: nowSeconds() + 600 });
     await t.changesSeen();
     expect(await t.registry.tokenStatus('jti-1', client.clientId)).toBe('revoked');
     expect(await t.registry.tokenStatus('jti-2', client.clientId)).toBe('active');
+    expect(await t.registry.tokenStatus('jti-3', client.clientId)).toBe('revoked');
     await other.setClientEnabled(client.clientId, false);
     await t.changesSeen();
     expect(await t.registry.tokenStatus('jti-2', client.clientId)).toBe('client_disabled');
+    expect(await t.registry.tokenStatus('jti-4', client.clientId)).toBe('client_disabled');
     await other.deleteClient(client.clientId);
+    // A client remembered as unknown: a revocation still wins over it.
+    await other.revokeToken({ jti: 'jti-5', expiresAt: nowSeconds() + 600 });
     await t.changesSeen();
     expect(await t.registry.tokenStatus('jti-2', client.clientId)).toBe('client_unknown');
+    expect(await t.registry.tokenStatus('jti-5', client.clientId)).toBe('revoked');
   });
 
-  test('a new jti of a client already seen at this version is one revocation read; a revocation or disable made elsewhere is still seen', async () => {
+  test('a new jti of a client already seen at this version costs one revocation read, not the client and revocation read', async () => {
     const { client } = await t.registry.createClient({ name: 'c' });
     // On PostgreSQL our own write is announced back by the feed: nothing is remembered until it is.
     await t.changesSeen();
@@ -37,22 +44,6 @@ describe.each(registryBackends())('cached answers and change notification ($name
       expect(await t.registry.tokenStatus('a', client.clientId)).toBe('active');
       expect(await t.registry.tokenStatus('b', client.clientId)).toBe('active');
       expect({ status: status.mock.calls.length, revoked: revoked.mock.calls.length }).toEqual({ status: 1, revoked: 1 });
-      const other = await t.another();
-      // Revoked before this instance ever saw it, then asked about once the client's state is known again.
-      await other.revokeToken({ jti: 'c', clientId: client.clientId, expiresAt: nowSeconds() + 600 });
-      await t.changesSeen();
-      expect(await t.registry.tokenStatus('d', client.clientId)).toBe('active');
-      expect(await t.registry.tokenStatus('c', client.clientId)).toBe('revoked');
-      await other.setClientEnabled(client.clientId, false);
-      await t.changesSeen();
-      expect(await t.registry.tokenStatus('e', client.clientId)).toBe('client_disabled');
-      expect(await t.registry.tokenStatus('f', client.clientId)).toBe('client_disabled');
-      // An unknown client is remembered as unknown too, and a revocation still wins over it.
-      expect(await t.registry.tokenStatus('g', 'never-existed')).toBe('client_unknown');
-      await other.revokeToken({ jti: 'h', expiresAt: nowSeconds() + 600 });
-      await t.changesSeen();
-      expect(await t.registry.tokenStatus('i', 'never-existed')).toBe('client_unknown');
-      expect(await t.registry.tokenStatus('h', 'never-existed')).toBe('revoked');
     } finally {
       status.mockRestore();
       revoked.mockRestore();
